@@ -1,0 +1,481 @@
+"""The desk's storage: a thin layer over the standard sqlite3 module.
+
+Every SQL statement of the project lives here, one small function per query, named for what it
+means. `schema.sql` is the single source of the schema. Writes that belong together run inside
+`atomic()`, one explicit transaction; callers compose several functions inside one `atomic()`
+block, which is how an inbound message, its relay in the outbox and the update's idempotency
+mark are committed together or not at all.
+
+Each thread uses its own connection (sqlite3 connections are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).with_name("schema.sql")
+SCHEMA_VERSION = 1
+
+# Upgrades of an existing database: MIGRATIONS[n] takes a database from version n to n + 1.
+MIGRATIONS: dict[int, str] = {}
+
+
+class SchemaError(RuntimeError):
+    """The database file was written by a newer version of the desk."""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the database with the settings every connection of the desk needs."""
+    # isolation_level=None: no implicit transactions; atomic() says exactly where one begins.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # FULL syncs the WAL at each commit: a committed message survives a power cut, not just a kill.
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def init_db(conn: sqlite3.Connection) -> None:
+    """Create the schema in a new database, or migrate an older one to SCHEMA_VERSION."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"the database has schema version {version}, newer than this code's {SCHEMA_VERSION}"
+        )
+    if version == 0:
+        conn.executescript(SCHEMA_PATH.read_text(encoding="utf-8"))
+        return
+    while version < SCHEMA_VERSION:
+        conn.executescript(f"BEGIN; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;")
+        version += 1
+
+
+@contextmanager
+def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block in one transaction; an inner atomic() joins the outer one."""
+    if conn.in_transaction:
+        yield conn
+        return
+    # IMMEDIATE takes the write lock up front, so a transaction never fails half-way on an upgrade.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# --- Updates: idempotency and dead letters -------------------------------------------------------
+
+
+def claim_update(conn: sqlite3.Connection, update_id: int, now: float) -> bool:
+    """Mark an update as processed; False if it already was (a redelivery)."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+        (update_id, now),
+    )
+    return cur.rowcount == 1
+
+
+def is_update_processed(conn: sqlite3.Connection, update_id: int) -> bool:
+    """Whether an update's effects are already committed."""
+    row = conn.execute("SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)).fetchone()
+    return row is not None
+
+
+def prune_processed_updates(conn: sqlite3.Connection, before: float) -> int:
+    """Forget idempotency marks older than `before`; returns how many were removed."""
+    return conn.execute("DELETE FROM processed_updates WHERE processed_at < ?", (before,)).rowcount
+
+
+def record_failed_update(
+    conn: sqlite3.Connection, update_id: int, payload: str, error: str, now: float
+) -> None:
+    """Keep an update that could not be handled, whole, for the operator to look at."""
+    conn.execute(
+        "INSERT OR REPLACE INTO failed_updates (update_id, payload, error, failed_at) VALUES (?, ?, ?, ?)",
+        (update_id, payload, error, now),
+    )
+
+
+# --- Support agents ------------------------------------------------------------------------------
+
+
+def get_agent(conn: sqlite3.Connection, user_id: int) -> sqlite3.Row | None:
+    """The agent with this Telegram id, or None."""
+    return conn.execute("SELECT * FROM support_agents WHERE user_id = ?", (user_id,)).fetchone()
+
+
+def register_agent(
+    conn: sqlite3.Connection, user_id: int, name: str, username: str | None,
+    language_code: str | None, now: float,
+) -> None:
+    """Add a support agent, available at once."""
+    conn.execute(
+        "INSERT INTO support_agents (user_id, name, username, language_code, is_available,"
+        " last_seen_at, registered_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+        (user_id, name, username, language_code, now, now),
+    )
+
+
+def touch_agent(
+    conn: sqlite3.Connection, user_id: int, username: str | None, language_code: str | None, now: float
+) -> None:
+    """Refresh an agent's last-seen time and Telegram profile details."""
+    conn.execute(
+        "UPDATE support_agents SET last_seen_at = ?, username = ?, language_code = ? WHERE user_id = ?",
+        (now, username, language_code, user_id),
+    )
+
+
+def set_agent_available(conn: sqlite3.Connection, user_id: int, available: bool) -> None:
+    """Switch an agent's availability for new clients."""
+    conn.execute(
+        "UPDATE support_agents SET is_available = ? WHERE user_id = ?", (int(available), user_id)
+    )
+
+
+def list_agent_ids(conn: sqlite3.Connection) -> list[int]:
+    """Every registered agent's id."""
+    return [r[0] for r in conn.execute("SELECT user_id FROM support_agents ORDER BY user_id")]
+
+
+def count_available_agents(conn: sqlite3.Connection) -> int:
+    """How many agents are switched to available (busy or not)."""
+    return conn.execute("SELECT COUNT(*) FROM support_agents WHERE is_available = 1").fetchone()[0]
+
+
+def find_available_support(
+    conn: sqlite3.Connection, now: float, online_window: float
+) -> sqlite3.Row | None:
+    """The free agent to take the next client: recently online first, then longest since a dialog."""
+    # Two tiers, each an ordered walk of the agents_free_order index that stops at the first free
+    # agent: (1) available and seen within the online window, (2) any available agent. Within a
+    # tier the agent whose last dialog ended longest ago wins; NULL (never had one) sorts first.
+    return conn.execute(
+        "SELECT * FROM ("
+        " SELECT 1 AS tier, * FROM (SELECT a.* FROM support_agents AS a"
+        "  WHERE a.is_available = 1 AND a.last_seen_at >= ?"
+        "  AND NOT EXISTS (SELECT 1 FROM dialogs AS d WHERE d.agent_id = a.user_id AND d.status = 'open')"
+        "  ORDER BY a.last_dialog_ended_at, a.user_id LIMIT 1)"
+        " UNION ALL"
+        " SELECT 2 AS tier, * FROM (SELECT a.* FROM support_agents AS a"
+        "  WHERE a.is_available = 1"
+        "  AND NOT EXISTS (SELECT 1 FROM dialogs AS d WHERE d.agent_id = a.user_id AND d.status = 'open')"
+        "  ORDER BY a.last_dialog_ended_at, a.user_id LIMIT 1)"
+        ") ORDER BY tier LIMIT 1",
+        (now - online_window,),
+    ).fetchone()
+
+
+# --- Register attempts (brute-force lockout) -----------------------------------------------------
+
+
+def register_locked_until(conn: sqlite3.Connection, user_id: int, now: float) -> float | None:
+    """When this user's lockout ends, or None if they may try a token now."""
+    row = conn.execute(
+        "SELECT locked_until FROM register_attempts WHERE user_id = ? AND locked_until > ?",
+        (user_id, now),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def record_register_failure(
+    conn: sqlite3.Connection, user_id: int, now: float, max_failures: int, lock_seconds: float
+) -> int:
+    """Count a wrong token; on the max_failures-th, lock the user out. Returns attempts left."""
+    conn.execute(
+        "INSERT INTO register_attempts (user_id, failures) VALUES (?, 1)"
+        " ON CONFLICT (user_id) DO UPDATE SET failures = failures + 1",
+        (user_id,),
+    )
+    failures = conn.execute(
+        "SELECT failures FROM register_attempts WHERE user_id = ?", (user_id,)
+    ).fetchone()[0]
+    if failures >= max_failures:
+        conn.execute(
+            "UPDATE register_attempts SET failures = 0, locked_until = ? WHERE user_id = ?",
+            (now + lock_seconds, user_id),
+        )
+        return 0
+    return max_failures - failures
+
+
+def clear_register_failures(conn: sqlite3.Connection, user_id: int) -> None:
+    """Forget a user's wrong tokens after a successful registration."""
+    conn.execute("DELETE FROM register_attempts WHERE user_id = ?", (user_id,))
+
+
+# --- Clients -------------------------------------------------------------------------------------
+
+
+def get_client(conn: sqlite3.Connection, user_id: int) -> sqlite3.Row | None:
+    """The client with this Telegram id, or None."""
+    return conn.execute("SELECT * FROM clients WHERE user_id = ?", (user_id,)).fetchone()
+
+
+def add_client(
+    conn: sqlite3.Connection, user_id: int, name: str, username: str | None,
+    language_code: str | None, now: float,
+) -> None:
+    """Add a client, named provisionally (their Telegram first name)."""
+    conn.execute(
+        "INSERT INTO clients (user_id, name, username, language_code, created_at) VALUES (?, ?, ?, ?, ?)",
+        (user_id, name, username, language_code, now),
+    )
+
+
+def update_client_profile(
+    conn: sqlite3.Connection, user_id: int, username: str | None, language_code: str | None
+) -> None:
+    """Keep a client's username and language as Telegram last reported them."""
+    conn.execute(
+        "UPDATE clients SET username = ?, language_code = ? WHERE user_id = ?",
+        (username, language_code, user_id),
+    )
+
+
+def set_client_awaiting_name(conn: sqlite3.Connection, user_id: int, awaiting: bool) -> None:
+    """Mark whether the client's next text is their answer to 'how should we address you?'."""
+    conn.execute(
+        "UPDATE clients SET awaiting_name = ? WHERE user_id = ?", (int(awaiting), user_id)
+    )
+
+
+def set_client_name(conn: sqlite3.Connection, user_id: int, name: str) -> None:
+    """Save the name a client asked to be addressed by."""
+    conn.execute(
+        "UPDATE clients SET name = ?, awaiting_name = 0 WHERE user_id = ?", (name, user_id)
+    )
+
+
+# --- Dialogs and the queue -----------------------------------------------------------------------
+
+
+def get_dialog(conn: sqlite3.Connection, dialog_id: int) -> sqlite3.Row | None:
+    """The dialog with this id, or None."""
+    return conn.execute("SELECT * FROM dialogs WHERE id = ?", (dialog_id,)).fetchone()
+
+
+def live_dialog_for_client(conn: sqlite3.Connection, client_id: int) -> sqlite3.Row | None:
+    """The client's queued or open dialog, if any."""
+    return conn.execute(
+        "SELECT * FROM dialogs WHERE client_id = ? AND status <> 'closed'", (client_id,)
+    ).fetchone()
+
+
+def open_dialog_for_agent(conn: sqlite3.Connection, agent_id: int) -> sqlite3.Row | None:
+    """The dialog the agent is in now, if any."""
+    return conn.execute(
+        "SELECT * FROM dialogs WHERE agent_id = ? AND status = 'open'", (agent_id,)
+    ).fetchone()
+
+
+def assign_client(conn: sqlite3.Connection, client_id: int, agent_id: int, now: float) -> int:
+    """Give the client's queued dialog (or a new one) to the agent; returns the dialog id."""
+    with atomic(conn):
+        cur = conn.execute(
+            "UPDATE dialogs SET agent_id = ?, status = 'open', assigned_at = ?"
+            " WHERE client_id = ? AND status = 'queued'",
+            (agent_id, now, client_id),
+        )
+        if cur.rowcount:
+            return conn.execute(
+                "SELECT id FROM dialogs WHERE client_id = ? AND status = 'open'", (client_id,)
+            ).fetchone()[0]
+        # The partial unique indexes reject a second live dialog for the client or the agent.
+        return conn.execute(
+            "INSERT INTO dialogs (client_id, agent_id, status, created_at, assigned_at)"
+            " VALUES (?, ?, 'open', ?, ?)",
+            (client_id, agent_id, now, now),
+        ).lastrowid
+
+
+def enqueue_client(conn: sqlite3.Connection, client_id: int, now: float) -> int:
+    """Put the client in the queue with a new dialog; returns the dialog id."""
+    return conn.execute(
+        "INSERT INTO dialogs (client_id, status, created_at) VALUES (?, 'queued', ?)",
+        (client_id, now),
+    ).lastrowid
+
+
+def queue_position(conn: sqlite3.Connection, dialog_id: int) -> int:
+    """1-based place of a queued dialog in the queue."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM dialogs AS q, dialogs AS me WHERE me.id = ? AND q.status = 'queued'"
+        " AND (q.created_at < me.created_at OR (q.created_at = me.created_at AND q.id <= me.id))",
+        (dialog_id,),
+    ).fetchone()[0]
+
+
+def queue_length(conn: sqlite3.Connection) -> int:
+    """How many clients are waiting for an agent."""
+    return conn.execute("SELECT COUNT(*) FROM dialogs WHERE status = 'queued'").fetchone()[0]
+
+
+def next_queued_dialog(conn: sqlite3.Connection) -> sqlite3.Row | None:
+    """The dialog that has waited longest, or None if the queue is empty."""
+    return conn.execute(
+        "SELECT * FROM dialogs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+    ).fetchone()
+
+
+def close_dialog(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
+    """Close a dialog and note when its agent finished it."""
+    with atomic(conn):
+        conn.execute(
+            "UPDATE dialogs SET status = 'closed', closed_at = ? WHERE id = ? AND status <> 'closed'",
+            (now, dialog_id),
+        )
+        conn.execute(
+            "UPDATE support_agents SET last_dialog_ended_at = ?"
+            " WHERE user_id = (SELECT agent_id FROM dialogs WHERE id = ?)",
+            (now, dialog_id),
+        )
+
+
+def mark_first_response(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
+    """Remember when the agent first answered in this dialog."""
+    conn.execute(
+        "UPDATE dialogs SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
+        (now, dialog_id),
+    )
+
+
+# --- Chat history --------------------------------------------------------------------------------
+
+
+def add_message(
+    conn: sqlite3.Connection, *, dialog_id: int, client_id: int, sender: str, agent_id: int | None,
+    message_id: int, content_type: str, text: str | None, entities: list[dict] | None,
+    details: str | None, now: float,
+) -> int:
+    """Store one message of a dialog; returns its history id."""
+    return conn.execute(
+        "INSERT INTO chat_history (dialog_id, client_id, sender, agent_id, message_id, content_type,"
+        " text, entities, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (dialog_id, client_id, sender, agent_id, message_id, content_type, text,
+         json.dumps(entities, ensure_ascii=False) if entities else None, details, now),
+    ).lastrowid
+
+
+def dialog_messages(conn: sqlite3.Connection, dialog_id: int) -> list[sqlite3.Row]:
+    """A dialog's messages in the order they arrived."""
+    return conn.execute(
+        "SELECT * FROM chat_history WHERE dialog_id = ? ORDER BY id", (dialog_id,)
+    ).fetchall()
+
+
+def iter_client_history(conn: sqlite3.Connection, client_id: int) -> Iterator[sqlite3.Row]:
+    """Every message of every dialog of a client, oldest first, read lazily."""
+    # A cursor, not fetchall(): a history of 100,000 messages is streamed into the export file.
+    return conn.execute(
+        "SELECT h.created_at, h.dialog_id, h.sender, h.content_type, h.text, h.details,"
+        " c.name AS client_name, a.name AS agent_name, h.agent_id"
+        " FROM chat_history AS h JOIN clients AS c ON c.user_id = h.client_id"
+        " LEFT JOIN support_agents AS a ON a.user_id = h.agent_id"
+        " WHERE h.client_id = ? ORDER BY h.id",
+        (client_id,),
+    )
+
+
+def agent_stats(conn: sqlite3.Connection, agent_id: int, day_start: float) -> dict[str, Any]:
+    """An agent's work: dialogs closed (all time and since day_start), messages, averages."""
+    row = conn.execute(
+        "SELECT COUNT(*) AS dialogs_total,"
+        " COALESCE(SUM(closed_at >= ?), 0) AS dialogs_today,"
+        " AVG(first_response_at - assigned_at) AS avg_first_response,"
+        " AVG(closed_at - assigned_at) AS avg_duration"
+        " FROM dialogs WHERE agent_id = ? AND status = 'closed'",
+        (day_start, agent_id),
+    ).fetchone()
+    messages = conn.execute(
+        "SELECT COUNT(*) FROM chat_history WHERE agent_id = ?", (agent_id,)
+    ).fetchone()[0]
+    return {**dict(row), "messages": messages}
+
+
+# --- Outbox --------------------------------------------------------------------------------------
+
+
+def enqueue_call(
+    conn: sqlite3.Connection, chat_id: int, method: str, payload: dict[str, Any], now: float
+) -> int:
+    """Record a Telegram call to make; delivery.Sender makes it, in order per chat."""
+    return conn.execute(
+        "INSERT INTO outbox (chat_id, method, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+        (chat_id, method, json.dumps(payload, ensure_ascii=False), now, now),
+    ).lastrowid
+
+
+def due_outbox_heads(conn: sqlite3.Connection, now: float, limit: int) -> list[sqlite3.Row]:
+    """The oldest pending call of each chat, where that call is due now; oldest first."""
+    # Only a chat's head may go: a later call waits until the one before it is done, which is
+    # what keeps each chat's messages in order across retries.
+    return conn.execute(
+        "SELECT o.* FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
+        " AS h JOIN outbox AS o ON o.id = h.id WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
+        (now, limit),
+    ).fetchall()
+
+
+def next_outbox_due_at(conn: sqlite3.Connection) -> float | None:
+    """When the earliest pending call becomes due, or None when nothing is pending."""
+    return conn.execute(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'"
+    ).fetchone()[0]
+
+
+def count_pending_calls(conn: sqlite3.Connection) -> int:
+    """How many calls wait to be made."""
+    return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
+
+def mark_call_sent(conn: sqlite3.Connection, call_id: int, now: float) -> None:
+    """Record that Telegram accepted a call."""
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', attempts = attempts + 1, done_at = ?, last_error = NULL"
+        " WHERE id = ?",
+        (now, call_id),
+    )
+
+
+def schedule_call_retry(conn: sqlite3.Connection, call_id: int, at: float, error: str) -> None:
+    """Record a failed attempt and when to try again."""
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+        (at, error, call_id),
+    )
+
+
+def mark_call_failed(conn: sqlite3.Connection, call_id: int, error: str, now: float) -> None:
+    """Give up on a call that can never succeed."""
+    conn.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, done_at = ?, last_error = ?"
+        " WHERE id = ?",
+        (now, error, call_id),
+    )
+
+
+def fail_pending_calls_for_chat(conn: sqlite3.Connection, chat_id: int, error: str, now: float) -> int:
+    """Give up on every pending call to a chat that can no longer be reached."""
+    return conn.execute(
+        "UPDATE outbox SET status = 'failed', done_at = ?, last_error = ?"
+        " WHERE chat_id = ? AND status = 'pending'",
+        (now, error, chat_id),
+    ).rowcount
+
+
+def prune_outbox(conn: sqlite3.Connection, before: float) -> int:
+    """Delete finished calls older than `before`; the history itself lives in chat_history."""
+    return conn.execute(
+        "DELETE FROM outbox WHERE status <> 'pending' AND done_at < ?", (before,)
+    ).rowcount

@@ -1,0 +1,375 @@
+"""Outgoing delivery: everything the desk sends to Telegram goes through here.
+
+Handlers never call Telegram. They write each call into the `outbox` table in the same
+transaction as its cause (see db.enqueue_call), so a crash can delay a message but not lose it.
+The Sender drains the outbox:
+
+- Per chat, only the oldest pending call may be in flight; the next one waits until it is done.
+  That keeps every chat's messages in order through retries and restarts.
+- A RateLimiter paces calls below Telegram's limits (about 30 per second overall, about one per
+  second per chat after a short burst), so the desk does not provoke 429s in the first place.
+- A 429 delays only that chat by its retry_after; 5xx answers, dropped connections and time-outs
+  are retried with backoff; a chat that blocked the bot or no longer exists fails for good and the
+  desk is told (on_unreachable) so it can close the dialog and tell the other side.
+
+A call is marked sent only after Telegram accepted it, so a crash between the two repeats that
+one call after restart: delivery is at least once, and at most the calls in flight repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import IO, Any
+
+import requests
+import telebot
+from telebot import apihelper, types
+
+import db
+import texts
+
+log = logging.getLogger("desk.delivery")
+
+TEXT_LIMIT = 4096      # characters in a message text
+CAPTION_LIMIT = 1024   # characters in a media caption
+# Media whose caption can carry the client's name; other kinds get a header message before them.
+CAPTIONED_TYPES = frozenset({"photo", "video", "document", "audio", "voice", "animation"})
+
+# Pacing kept a little under Telegram's limits, so that arrival jitter never crosses them.
+GLOBAL_PER_SECOND = 28
+CHAT_BURST = 18
+CHAT_PER_SECOND = 1.0
+
+WORKERS = 8                    # calls in flight at once (each to a different chat)
+MAX_BACKOFF = 60.0             # seconds between retries of a transient failure, at most
+GIVE_UP_AFTER = 24 * 3600.0    # a call still failing transiently after a day is abandoned
+DISPATCH_BATCH = 200
+
+# Words in a 400 answer that mean the chat itself is gone, not just this one message.
+UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated",
+                     "bot was blocked", "bot was kicked")
+
+
+# --- What a relay looks like ---------------------------------------------------------------------
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's limits and entity offsets."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _shifted(entities: list[dict] | None, by: int) -> list[dict]:
+    """Entities moved right by `by` code units, for text that gained a prefix."""
+    return [{**e, "offset": e["offset"] + by} for e in entities or []]
+
+
+def relay_to_agent(
+    client_id: int, message_id: int, content_type: str, text: str | None,
+    entities: list[dict] | None, client_name: str,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The calls that show one client message to an agent, with the client's name on it."""
+    header = texts.RELAY_HEADER.format(name=client_name)
+    prefix = header + "\n"
+    # The name is bold through an entity, never through markup, so no name can break a send.
+    bold = [{"type": "bold", "offset": 0, "length": utf16_len(header)}]
+    copy = {"from_chat_id": client_id, "message_id": message_id}
+    body = text or ""
+    if content_type == "text" and utf16_len(prefix + body) <= TEXT_LIMIT:
+        return [("sendMessage", {"text": prefix + body, "entities": bold + _shifted(entities, utf16_len(prefix))})]
+    if content_type in CAPTIONED_TYPES and utf16_len(prefix + body) <= CAPTION_LIMIT:
+        caption = prefix + body if body else header
+        return [("copyMessage", {**copy, "caption": caption,
+                                 "caption_entities": bold + _shifted(entities, utf16_len(prefix))})]
+    # No room for the name (a text or caption at its limit) or no caption at all (stickers,
+    # locations, contacts...): the name goes first on its own and the message is copied untouched.
+    return [("sendMessage", {"text": header, "entities": bold}), ("copyMessage", copy)]
+
+
+def relay_to_client(agent_id: int, message_id: int) -> tuple[str, dict[str, Any]]:
+    """The call that shows one agent message to the client, exactly as the agent wrote it."""
+    return "copyMessage", {"from_chat_id": agent_id, "message_id": message_id}
+
+
+# --- The history file ----------------------------------------------------------------------------
+
+
+def _stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, out: IO[bytes]) -> int:
+    """Write a client's whole history as UTF-8 text to `out`, row by row; returns the message count."""
+    out.write((texts.t(lang, "history_title", name=client["name"], client_id=client["user_id"],
+                       time=_stamp(time.time())) + "\n").encode("utf-8"))
+    count = 0
+    dialog = None
+    for row in db.iter_client_history(conn, client["user_id"]):
+        if row["dialog_id"] != dialog:
+            dialog = row["dialog_id"]
+            out.write(("\n" + texts.t(lang, "history_dialog", dialog_id=dialog) + "\n").encode("utf-8"))
+        if row["sender"] == "client":
+            who = f'{texts.t(lang, "who_client")} {row["client_name"]}'
+        else:
+            who = f'{texts.t(lang, "who_agent")} {row["agent_name"]}'
+        parts = []
+        if row["content_type"] != "text":
+            parts.append(texts.media_label(lang, row["content_type"]))
+        if row["details"]:
+            parts.append(row["details"])
+        if row["text"]:
+            parts.append(row["text"])
+        out.write(f'[{_stamp(row["created_at"])}] {who}: {" ".join(parts)}\n'.encode("utf-8"))
+        count += 1
+    if count == 0:
+        out.write((texts.t(lang, "history_empty") + "\n").encode("utf-8"))
+    return count
+
+
+# --- Pacing --------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Paces calls: a sliding one-second window overall, and a token bucket per chat."""
+
+    def __init__(self, per_second: int = GLOBAL_PER_SECOND, chat_burst: float = CHAT_BURST,
+                 chat_rate: float = CHAT_PER_SECOND) -> None:
+        self.per_second = per_second
+        self.chat_burst = chat_burst
+        self.chat_rate = chat_rate
+        self._recent: deque[float] = deque()
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, when counted)
+
+    def _tokens(self, chat_id: int, now: float) -> float:
+        tokens, at = self._buckets.get(chat_id, (self.chat_burst, now))
+        return min(self.chat_burst, tokens + (now - at) * self.chat_rate)
+
+    def global_wait(self, now: float) -> float:
+        """Seconds until one more call fits in the overall window."""
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        return 0.0 if len(self._recent) < self.per_second else self._recent[0] + 1.0 - now
+
+    def chat_wait(self, chat_id: int, now: float) -> float:
+        """Seconds until the chat's bucket has a token."""
+        tokens = self._tokens(chat_id, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.chat_rate
+
+    def take(self, chat_id: int, now: float) -> None:
+        """Spend one call of the overall window and of the chat's bucket."""
+        self._recent.append(now)
+        self._buckets[chat_id] = (self._tokens(chat_id, now) - 1.0, now)
+        if len(self._buckets) > 10_000:
+            # Full buckets carry no information; dropping them keeps memory bounded.
+            self._buckets = {c: v for c, v in self._buckets.items() if self._tokens(c, now) < self.chat_burst}
+
+
+# --- Outcomes of a call --------------------------------------------------------------------------
+
+SENT, RETRY, FAILED, UNREACHABLE = "sent", "retry", "failed", "unreachable"
+
+
+def classify_error(exc: BaseException) -> tuple[str, float | None, str]:
+    """(outcome, retry delay or None, short reason) for an exception raised by a call."""
+    if isinstance(exc, apihelper.ApiTelegramException):
+        code, desc = exc.error_code, str(exc.description)
+        if code == 429:
+            retry_after = (exc.result_json.get("parameters") or {}).get("retry_after", 1)
+            return RETRY, float(retry_after), f"429 {desc}"
+        if code == 403:
+            return UNREACHABLE, None, f"403 {desc}"
+        if code == 400 and any(h in desc.lower() for h in UNREACHABLE_HINTS):
+            return UNREACHABLE, None, f"400 {desc}"
+        if code == 400:
+            return FAILED, None, f"400 {desc}"
+        return RETRY, None, f"{code} {desc}"          # 5xx, 401 while a token is being fixed...
+    if isinstance(exc, apihelper.ApiException):       # a non-JSON answer, e.g. a proxy's 502 page
+        status = getattr(getattr(exc, "result", None), "status_code", "?")
+        return RETRY, None, f"HTTP {status}"
+    if isinstance(exc, requests.RequestException):    # connection reset, time-out, DNS...
+        return RETRY, None, type(exc).__name__
+    return RETRY, None, f"{type(exc).__name__}: {exc}"
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before retry number `attempts` of a transient failure: 1, 2, 4 ... 60."""
+    return min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+
+
+# --- The sender ----------------------------------------------------------------------------------
+
+# on_unreachable(conn, chat_id, reason) runs inside the transaction that fails the chat's calls.
+UnreachableHandler = Callable[[sqlite3.Connection, int, str], None]
+
+
+class Sender:
+    """Drains the outbox with a dispatcher thread and a small pool of sending threads."""
+
+    def __init__(self, bot: telebot.TeleBot, database_path: str, on_unreachable: UnreachableHandler,
+                 limiter: RateLimiter | None = None, workers: int = WORKERS) -> None:
+        self.bot = bot
+        self.database_path = database_path
+        self.on_unreachable = on_unreachable
+        self.limiter = limiter or RateLimiter()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
+        self._local = threading.local()  # one database connection per sending thread
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
+        self._in_flight: dict[int, tuple[sqlite3.Row, Future]] = {}  # chat -> (call, its future)
+
+    def start(self) -> None:
+        """Start draining; calls left pending by an earlier run go first."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Tell the dispatcher that new calls were committed."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking calls, let those in flight finish and record them; the rest stay pending."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # The dispatcher: the only thread that writes outcomes into the outbox.
+
+    def _run(self) -> None:
+        conn = db.connect(self.database_path)
+        try:
+            while True:
+                self._record_finished(conn)
+                if self._stop.is_set():
+                    if not self._in_flight:
+                        break
+                    self._wake.wait(0.1)
+                    self._wake.clear()
+                    continue
+                wait = self._dispatch(conn)
+                self._wake.wait(wait)
+                self._wake.clear()
+        except Exception:
+            # A broken database here must not go unnoticed while polling carries on; the pending
+            # calls stay in the outbox, and the process exits so a supervisor restarts it.
+            log.critical("the sender stopped on an unexpected error", exc_info=True)
+            os._exit(70)
+        finally:
+            conn.close()
+
+    def _dispatch(self, conn: sqlite3.Connection) -> float:
+        """Start every due call the limits allow; returns how long to sleep before looking again."""
+        now = time.time()
+        wait = 5.0
+        for call in db.due_outbox_heads(conn, now, DISPATCH_BATCH):
+            chat_id = call["chat_id"]
+            if chat_id in self._in_flight:
+                continue
+            global_wait = self.limiter.global_wait(now)
+            if global_wait > 0:
+                return min(wait, global_wait)
+            chat_wait = self.limiter.chat_wait(chat_id, now)
+            if chat_wait > 0:
+                wait = min(wait, chat_wait)
+                continue
+            self.limiter.take(chat_id, now)
+            future = self._pool.submit(self._perform, call)
+            future.add_done_callback(lambda _f: self._wake.set())
+            self._in_flight[chat_id] = (call, future)
+        next_due = db.next_outbox_due_at(conn)
+        if next_due is not None:
+            wait = min(wait, max(0.0, next_due - now))
+        return max(wait, 0.005)
+
+    def _record_finished(self, conn: sqlite3.Connection) -> None:
+        for chat_id, (call, future) in list(self._in_flight.items()):
+            if not future.done():
+                continue
+            del self._in_flight[chat_id]
+            self._record(conn, call, future)
+
+    def _record(self, conn: sqlite3.Connection, call: sqlite3.Row, future: Future) -> None:
+        now = time.time()
+        exc = future.exception()
+        if exc is None:
+            db.mark_call_sent(conn, call["id"], now)
+            return
+        outcome, delay, reason = classify_error(exc)
+        chat_id = call["chat_id"]
+        if outcome == RETRY and now - call["created_at"] < GIVE_UP_AFTER:
+            delay = delay if delay is not None else backoff(call["attempts"] + 1)
+            log.warning("call %s (%s to chat %s) failed: %s; retrying in %.1fs",
+                        call["id"], call["method"], chat_id, reason, delay)
+            if not isinstance(exc, (apihelper.ApiException, requests.RequestException)):
+                log.error("unexpected error in call %s", call["id"], exc_info=exc)
+            db.schedule_call_retry(conn, call["id"], now + delay, reason)
+        elif outcome == UNREACHABLE:
+            log.warning("chat %s cannot be reached (%s); failing its pending calls", chat_id, reason)
+            with db.atomic(conn):
+                db.mark_call_failed(conn, call["id"], reason, now)
+                db.fail_pending_calls_for_chat(conn, chat_id, reason, now)
+                self.on_unreachable(conn, chat_id, reason)
+        else:
+            log.warning("call %s (%s to chat %s) failed for good: %s", call["id"], call["method"], chat_id, reason)
+            with db.atomic(conn):
+                db.mark_call_failed(conn, call["id"], reason, now)
+                self._tell_author(conn, call, reason, now)
+
+    def _tell_author(self, conn: sqlite3.Connection, call: sqlite3.Row, reason: str, now: float) -> None:
+        """A relay that can never be delivered is reported to whoever wrote the message."""
+        origin = json.loads(call["payload"]).get("origin")
+        if origin:
+            db.enqueue_call(conn, origin["chat_id"], "sendMessage", {
+                "text": texts.t(origin["lang"], "delivery_failed", reason=reason),
+                "reply_parameters": {"message_id": origin["message_id"], "allow_sending_without_reply": True},
+            }, now)
+
+    # The sending threads: one Telegram call each, no database writes.
+
+    def _conn(self) -> sqlite3.Connection:
+        if not hasattr(self._local, "conn"):
+            self._local.conn = db.connect(self.database_path)
+        return self._local.conn
+
+    def _perform(self, call: sqlite3.Row) -> None:
+        chat_id, method = call["chat_id"], call["method"]
+        p = json.loads(call["payload"])
+        markup = json.dumps(p["reply_markup"]) if p.get("reply_markup") else None
+        reply = types.ReplyParameters.de_json(p["reply_parameters"]) if p.get("reply_parameters") else None
+        if method == "sendMessage":
+            self.bot.send_message(chat_id, p["text"], entities=p.get("entities"), reply_markup=markup,
+                                  reply_parameters=reply)
+        elif method == "copyMessage":
+            self.bot.copy_message(chat_id, p["from_chat_id"], p["message_id"], caption=p.get("caption"),
+                                  caption_entities=p.get("caption_entities"), reply_markup=markup)
+        elif method == "deleteMessage":
+            self.bot.delete_message(chat_id, p["message_id"])
+        elif method == "setMyCommands":
+            scope = types.BotCommandScopeChat(chat_id) if chat_id else types.BotCommandScopeDefault()
+            commands = [types.BotCommand(name, description) for name, description in p["commands"]]
+            self.bot.set_my_commands(commands, scope=scope, language_code=p.get("language_code"))
+        elif method == "sendHistory":
+            self._send_history(chat_id, p)
+        else:
+            raise ValueError(f"unknown outbox method {method!r}")
+
+    def _send_history(self, chat_id: int, p: dict[str, Any]) -> None:
+        """Build the history file on disk, streaming rows from the database, and send it."""
+        conn = self._conn()
+        client = db.get_client(conn, p["client_id"])
+        # Up to 1 MB stays in memory; a longer history goes to a temporary file, not to RAM.
+        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as out:
+            write_history(conn, client, p["lang"], out)
+            out.seek(0)
+            caption = texts.t(p["lang"], "history_caption", name=client["name"], client_id=client["user_id"])
+            self.bot.send_document(chat_id, out, caption=caption,
+                                   visible_file_name=f"history_{client['user_id']}.txt")
