@@ -427,10 +427,14 @@ def due_outbox_heads(conn: sqlite3.Connection, now: float, limit: int) -> list[s
     ).fetchall()
 
 
-def next_outbox_due_at(conn: sqlite3.Connection) -> float | None:
-    """When the earliest pending call becomes due, or None when nothing is pending."""
+def next_outbox_due_at(conn: sqlite3.Connection, after: float) -> float | None:
+    """When the earliest chat head not yet due at `after` becomes due, or None."""
+    # Only heads count: a later call of a chat cannot go before its head, whatever its own time.
     return conn.execute(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'"
+        "SELECT MIN(o.next_attempt_at) FROM"
+        " (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id) AS h"
+        " JOIN outbox AS o ON o.id = h.id WHERE o.next_attempt_at > ?",
+        (after,),
     ).fetchone()[0]
 
 

@@ -285,7 +285,7 @@ class Sender:
             future = self._pool.submit(self._perform, call)
             future.add_done_callback(lambda _f: self._wake.set())
             self._in_flight[chat_id] = (call, future)
-        next_due = db.next_outbox_due_at(conn)
+        next_due = db.next_outbox_due_at(conn, now)
         if next_due is not None:
             wait = min(wait, max(0.0, next_due - now))
         return max(wait, 0.005)

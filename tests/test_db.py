@@ -1,0 +1,214 @@
+"""db.py on a fresh temporary database: the agent priority query, assignment, queue, outbox."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import db
+
+NOW = 1_800_000_000.0
+WINDOW = 300
+
+
+def add_agent(conn, user_id, seen=NOW, available=True, ended=None):
+    """An agent last seen at `seen`, whose last dialog ended at `ended` (None: never had one)."""
+    db.register_agent(conn, user_id, f"Agent {user_id}", None, "en", seen - 1000)
+    db.touch_agent(conn, user_id, None, "en", seen)
+    if ended is not None:
+        client_id = 10_000 + user_id
+        db.add_client(conn, client_id, "Past client", None, "en", ended - 10)
+        dialog = db.assign_client(conn, client_id, user_id, ended - 5)
+        db.close_dialog(conn, dialog, ended)
+    db.set_agent_available(conn, user_id, available)
+
+
+def add_client(conn, user_id):
+    db.add_client(conn, user_id, f"Client {user_id}", None, "en", NOW)
+
+
+def chosen(conn):
+    row = db.find_available_support(conn, NOW, WINDOW)
+    return row["user_id"] if row else None
+
+
+def test_no_agents_means_nobody(conn):
+    assert chosen(conn) is None
+
+
+def test_unavailable_and_busy_agents_are_never_chosen(conn):
+    add_agent(conn, 1, available=False)
+    add_agent(conn, 2)
+    add_client(conn, 50)
+    db.assign_client(conn, 50, 2, NOW)
+    assert chosen(conn) is None
+
+
+def test_recently_online_beats_longer_idle_offline_agent(conn):
+    add_agent(conn, 1, seen=NOW - 3600)                   # available, never had a dialog, but away
+    add_agent(conn, 2, seen=NOW - 10, ended=NOW - 20)     # online, just finished a dialog
+    assert chosen(conn) == 2
+
+
+def test_offline_available_agent_is_second_tier(conn):
+    add_agent(conn, 1, seen=NOW - 3600)
+    add_agent(conn, 2, available=False)
+    assert chosen(conn) == 1
+
+
+@pytest.mark.parametrize("seen_ago", [0, WINDOW - 1, WINDOW])
+def test_online_window_edge_counts_as_online(conn, seen_ago):
+    add_agent(conn, 1, seen=NOW - 3600, ended=None)
+    add_agent(conn, 2, seen=NOW - seen_ago, ended=NOW - 1)
+    assert chosen(conn) == 2
+
+
+def test_within_a_tier_longest_since_last_dialog_wins_and_never_had_one_is_first(conn):
+    add_agent(conn, 1, ended=NOW - 100)
+    add_agent(conn, 2, ended=NOW - 500)
+    assert chosen(conn) == 2
+    add_agent(conn, 3)                                     # never had a dialog
+    assert chosen(conn) == 3
+
+
+def test_ties_are_broken_by_id_so_the_choice_is_stable(conn):
+    add_agent(conn, 7, ended=NOW - 100)
+    add_agent(conn, 5, ended=NOW - 100)
+    assert chosen(conn) == 5
+
+
+def test_assignment_makes_the_agent_busy(conn):
+    add_agent(conn, 1)
+    add_agent(conn, 2, ended=NOW - 50)
+    add_client(conn, 50)
+    db.assign_client(conn, 50, chosen(conn), NOW)
+    assert chosen(conn) == 2
+
+
+def test_schema_forbids_two_open_dialogs_for_one_agent(conn):
+    add_agent(conn, 1)
+    add_client(conn, 50)
+    add_client(conn, 51)
+    db.assign_client(conn, 50, 1, NOW)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.assign_client(conn, 51, 1, NOW)
+    # The failed assignment left nothing behind.
+    assert db.live_dialog_for_client(conn, 51) is None
+
+
+def test_schema_forbids_two_live_dialogs_for_one_client(conn):
+    add_agent(conn, 1)
+    add_agent(conn, 2)
+    add_client(conn, 50)
+    db.assign_client(conn, 50, 1, NOW)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.assign_client(conn, 50, 2, NOW)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.enqueue_client(conn, 50, NOW)
+
+
+def test_schema_checks_dialog_states(conn):
+    add_client(conn, 50)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO dialogs (client_id, status, created_at) VALUES (50, 'open', 1)")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO dialogs (client_id, status, created_at) VALUES (50, 'closed', 1)")
+
+
+def test_queue_is_served_in_arrival_order(conn):
+    for client in (50, 51, 52):
+        add_client(conn, client)
+    first = db.enqueue_client(conn, 50, NOW)
+    second = db.enqueue_client(conn, 51, NOW)            # same second: arrival order decides
+    third = db.enqueue_client(conn, 52, NOW + 1)
+    assert [db.queue_position(conn, d) for d in (first, second, third)] == [1, 2, 3]
+    assert db.queue_length(conn) == 3
+    assert db.next_queued_dialog(conn)["id"] == first
+    add_agent(conn, 1)
+    assert db.assign_client(conn, 50, 1, NOW + 2) == first   # the queued dialog itself is opened
+    assert db.get_dialog(conn, first)["status"] == "open"
+    assert db.next_queued_dialog(conn)["id"] == second
+    assert db.queue_position(conn, third) == 2
+
+
+def test_closing_records_when_the_agent_finished(conn):
+    add_agent(conn, 1)
+    add_client(conn, 50)
+    dialog = db.assign_client(conn, 50, 1, NOW)
+    db.close_dialog(conn, dialog, NOW + 60)
+    assert db.get_agent(conn, 1)["last_dialog_ended_at"] == NOW + 60
+    assert db.live_dialog_for_client(conn, 50) is None
+    assert db.open_dialog_for_agent(conn, 1) is None
+
+
+def test_update_is_claimed_once(conn):
+    assert db.claim_update(conn, 77, NOW)
+    assert not db.claim_update(conn, 77, NOW)
+    assert db.is_update_processed(conn, 77)
+    assert db.prune_processed_updates(conn, NOW + 1) == 1
+    assert not db.is_update_processed(conn, 77)
+
+
+def test_atomic_rolls_back_everything_on_error(conn):
+    add_client(conn, 50)
+    with pytest.raises(RuntimeError):
+        with db.atomic(conn):
+            db.claim_update(conn, 1, NOW)
+            db.enqueue_client(conn, 50, NOW)
+            raise RuntimeError("handler failed")
+    assert not db.is_update_processed(conn, 1)
+    assert db.queue_length(conn) == 0
+
+
+def test_five_wrong_tokens_lock_a_user_out_until_the_lock_expires(conn):
+    lefts = [db.record_register_failure(conn, 9, NOW, 5, 900) for _ in range(5)]
+    assert lefts == [4, 3, 2, 1, 0]
+    assert db.register_locked_until(conn, 9, NOW + 899) == NOW + 900
+    assert db.register_locked_until(conn, 9, NOW + 900) is None
+    assert db.register_locked_until(conn, 8, NOW) is None   # other users unaffected
+
+
+def test_outbox_offers_only_each_chats_oldest_due_call(conn):
+    a1 = db.enqueue_call(conn, 100, "sendMessage", {"text": "a1"}, NOW)
+    db.enqueue_call(conn, 100, "sendMessage", {"text": "a2"}, NOW)
+    b1 = db.enqueue_call(conn, 200, "sendMessage", {"text": "b1"}, NOW)
+    assert [r["id"] for r in db.due_outbox_heads(conn, NOW, 10)] == [a1, b1]
+    # A head waiting for its retry holds back its whole chat (order), not the others.
+    db.schedule_call_retry(conn, a1, NOW + 30, "429")
+    assert [r["id"] for r in db.due_outbox_heads(conn, NOW, 10)] == [b1]
+    # The dispatcher sleeps until the held-back head is due, not until a2 (which must wait for it).
+    assert db.next_outbox_due_at(conn, NOW) == NOW + 30
+    db.mark_call_sent(conn, b1, NOW)
+    assert db.next_outbox_due_at(conn, NOW + 30) is None
+    assert db.fail_pending_calls_for_chat(conn, 100, "403", NOW) == 2
+    assert db.count_pending_calls(conn) == 0
+
+
+def test_agent_stats(conn):
+    add_agent(conn, 1)
+    add_client(conn, 50)
+    dialog = db.assign_client(conn, 50, 1, NOW)
+    db.mark_first_response(conn, dialog, NOW + 30)
+    db.mark_first_response(conn, dialog, NOW + 90)        # only the first response counts
+    db.add_message(conn, dialog_id=dialog, client_id=50, sender="agent", agent_id=1, message_id=1,
+                   content_type="text", text="hi", entities=None, details=None, now=NOW + 30)
+    db.close_dialog(conn, dialog, NOW + 120)
+    stats = db.agent_stats(conn, 1, day_start=NOW)
+    assert stats == {"dialogs_total": 1, "dialogs_today": 1, "avg_first_response": 30.0,
+                     "avg_duration": 120.0, "messages": 1}
+    assert db.agent_stats(conn, 1, day_start=NOW + 1000)["dialogs_today"] == 0
+
+
+def test_schema_version_is_recorded_and_a_newer_database_is_refused(conn, tmp_path):
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    db.init_db(conn)                                      # idempotent on a current database
+    conn.execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 1}")
+    with pytest.raises(db.SchemaError):
+        db.init_db(conn)
+
+
+def test_connection_settings(conn):
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
