@@ -88,7 +88,7 @@ class FakeUser:
 
     def texts(self) -> list[str]:
         """The text (or caption) of everything the bot delivered to this user."""
-        return [d.get("text") or d.get("caption") or "" for d in self.inbox()]
+        return [d.get("text") or d.get("caption") or "" for d in self.inbox() if d["method"] != "deleteMessage"]
 
 
 def media(kind: str, n: int = 1, **extra: Any) -> dict[str, Any]:
