@@ -26,6 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Desk", "username": "desk_test_bot"}
 SEND_METHODS = {"sendMessage", "copyMessage", "sendDocument", "deleteMessage", "setMyCommands"}
 CAPTIONED = {"photo", "video", "document", "audio", "voice", "animation"}
+# In the order Telegram's clients read them: an animation message also carries a document.
+KINDS = ("text", "animation", "photo", "video", "document", "audio", "voice", "sticker", "video_note",
+         "location", "venue", "contact", "dice", "poll")
 
 
 def utf16_len(text: str) -> int:
@@ -370,8 +373,7 @@ class FakeTelegram:
             source = self.user_messages.get((int(params["from_chat_id"]), int(params["message_id"])))
             if source is None:
                 raise ApiError(400, "Bad Request: message to copy not found")
-            kind = next((k for k in ("text", *CAPTIONED, "sticker", "video_note", "location", "contact",
-                                     "venue", "dice") if k in source), "other")
+            kind = next((k for k in KINDS if k in source), "other")
             record.update(copied=source, kind=kind, from_chat_id=int(params["from_chat_id"]),
                           message_id=int(params["message_id"]))
             if "caption" in params:

@@ -1,0 +1,151 @@
+"""End to end: every kind of message goes both ways, formatted, named, unbroken and in order."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import register_agent
+from fake_telegram import media
+
+import delivery
+from texts import RELAY_HEADER
+
+CAPTIONED = sorted(delivery.CAPTIONED_TYPES)
+UNCAPTIONED = ["sticker", "video_note", "location", "contact", "venue", "dice"]
+
+
+@pytest.fixture
+def pair(fake, desk):
+    """An agent and a client in an open dialog, their greetings already delivered."""
+    agent, client = fake.user(1, "Agatha"), fake.user(10, "Carl")
+    register_agent(desk, agent)
+    client.send("/start")
+    client.send("Carl")
+    client.send("hello")
+    desk.settle()
+    return agent, client
+
+
+def header(name="Carl") -> str:
+    return RELAY_HEADER.format(name=name)
+
+
+@pytest.mark.parametrize("kind", CAPTIONED)
+def test_client_media_with_caption_reach_the_agent_named(fake, desk, pair, kind):
+    agent, client = pair
+    sent = client.send(**media(kind, caption="look", caption_entities=[{"type": "italic", "offset": 0, "length": 4}]))
+    desk.settle()
+    last = agent.inbox()[-1]
+    assert last["method"] == "copyMessage" and last["message_id"] == sent["message_id"]
+    assert last["kind"] == kind
+    assert last["caption"] == header() + "\nlook"
+    assert last["entities"][1] == {"type": "italic", "offset": len(header()) + 2, "length": 4}
+
+
+@pytest.mark.parametrize("kind", CAPTIONED)
+def test_client_media_without_caption_carry_the_name(fake, desk, pair, kind):
+    agent, client = pair
+    client.send(**media(kind))
+    desk.settle()
+    assert agent.inbox()[-1]["caption"] == header()
+
+
+@pytest.mark.parametrize("kind", UNCAPTIONED)
+def test_client_media_that_take_no_caption_come_after_a_name_header(fake, desk, pair, kind):
+    agent, client = pair
+    sent = client.send(**media(kind))
+    desk.settle()
+    name, copy = agent.inbox()[-2:]
+    assert name["text"] == header()
+    assert copy["method"] == "copyMessage" and copy["copied"] == sent and copy["caption"] is None
+
+
+@pytest.mark.parametrize("kind", CAPTIONED + UNCAPTIONED)
+def test_agent_messages_of_every_kind_reach_the_client_untouched(fake, desk, pair, kind):
+    agent, client = pair
+    sent = agent.send(**media(kind, caption="from us") if kind in CAPTIONED else media(kind))
+    desk.settle()
+    last = client.inbox()[-1]
+    assert last["method"] == "copyMessage" and last["copied"] == sent
+    assert last.get("caption") == ("from us" if kind in CAPTIONED else None)
+
+
+def test_formatting_survives_both_ways(fake, desk, pair):
+    agent, client = pair
+    bold = [{"type": "bold", "offset": 0, "length": 4}, {"type": "text_link", "offset": 5, "length": 4,
+                                                           "url": "https://example.com"}]
+    client.send("very good", entities=bold)
+    agent.send("thank you", entities=[{"type": "italic", "offset": 0, "length": 5}])
+    desk.settle()
+    to_agent = agent.inbox()[-1]
+    shift = delivery.utf16_len(header() + "\n")
+    assert to_agent["text"] == header() + "\nvery good"
+    assert to_agent["entities"][1:] == [{**e, "offset": e["offset"] + shift} for e in bold]
+    assert client.inbox()[-1]["entities"] == [{"type": "italic", "offset": 0, "length": 5}]
+
+
+@pytest.mark.parametrize("name", ["<b>Bold</b>", "*_[`]~", "&amp; <i>", "😀👍🏽 Emoji"])
+def test_markup_characters_in_names_and_texts_never_break_a_send(fake, desk, name):
+    agent, client = fake.user(1, "Agatha"), fake.user(10, name)
+    register_agent(desk, agent)
+    client.send("/start")
+    client.send(name)
+    client.send("<script>*bold* _x_ [link](http://x) `code`")
+    desk.settle()
+    assert agent.texts()[-1] == header(name) + "\n<script>*bold* _x_ [link](http://x) `code`"
+    assert not desk.query("SELECT * FROM outbox WHERE status = 'failed'")
+
+
+def test_text_at_telegrams_limit_arrives_whole(fake, desk, pair):
+    agent, client = pair
+    long_text = "Ж" * 4096
+    sent = client.send(long_text)
+    desk.settle()
+    name, copy = agent.inbox()[-2:]
+    assert name["text"] == header()
+    assert copy["text"] == long_text and copy["message_id"] == sent["message_id"]
+
+
+def test_caption_at_telegrams_limit_arrives_whole(fake, desk, pair):
+    agent, client = pair
+    caption = "c" * 1024
+    client.send(**media("photo", caption=caption))
+    desk.settle()
+    name, copy = agent.inbox()[-2:]
+    assert name["text"] == header() and copy["caption"] == caption
+
+
+def test_an_album_arrives_as_all_its_items_in_order(fake, desk, pair):
+    agent, client = pair
+    album = [client.send(**media("photo", n, media_group_id="album-1", **({"caption": "three"} if n == 1 else {})))
+             for n in (1, 2, 3)]
+    desk.settle()
+    copies = agent.inbox()[-3:]
+    assert [c["message_id"] for c in copies] == [m["message_id"] for m in album]
+    assert [c["caption"] for c in copies] == [header() + "\nthree", header(), header()]
+
+
+def test_a_burst_of_messages_arrives_in_the_order_sent(fake, desk, pair):
+    agent, client = pair
+    for i in range(25):
+        client.send(f"message {i}")
+    for i in range(25):
+        agent.send(f"reply {i}")
+    desk.settle()
+    assert agent.texts()[-25:] == [header() + f"\nmessage {i}" for i in range(25)]
+    replies = [d["copied"]["text"] for d in client.inbox() if d["method"] == "copyMessage"]
+    assert replies == [f"reply {i}" for i in range(25)]
+
+
+def test_everything_is_kept_in_the_history(fake, desk, pair):
+    agent, client = pair
+    client.send(**media("document", caption="invoice"))
+    client.send(**media("location"))
+    agent.send("got it")
+    desk.settle()
+    rows = desk.query("SELECT sender, content_type, text, details FROM chat_history WHERE client_id = 10 ORDER BY id")
+    assert [tuple(r) for r in rows] == [
+        ("client", "text", "hello", None),
+        ("client", "document", "invoice", "report-1.pdf"),
+        ("client", "location", None, "55.7558, 37.6173"),
+        ("agent", "text", "got it", None),
+    ]
