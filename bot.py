@@ -672,7 +672,7 @@ def hold_instance_lock(database_path: str) -> IO[str]:
     except BlockingIOError:
         lock_file.close()
         raise SystemExit(f"another instance of the desk is already running on {database_path}; "
-                         "stop it first (two instances would answer every client twice)")
+                         "stop it first (two instances would answer every client twice)") from None
     return lock_file
 
 
@@ -685,7 +685,7 @@ def check_bot_token(bot: telebot.TeleBot, stopping: threading.Event) -> types.Us
         except apihelper.ApiTelegramException as exc:
             if exc.error_code in (401, 404):
                 raise SystemExit("Telegram rejected BOT_TOKEN (401 Unauthorized): "
-                                 "check the token from @BotFather in .env")
+                                 "check the token from @BotFather in .env") from None
             log.warning("getMe failed: %s %s; retrying in %.0fs", exc.error_code, exc.description, delay)
         except (apihelper.ApiException, requests.RequestException) as exc:
             log.warning("cannot reach the Bot API (%s); retrying in %.0fs", exc, delay)

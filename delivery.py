@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import requests
@@ -104,7 +104,7 @@ def relay_to_client(agent_id: int, message_id: int) -> tuple[str, dict[str, Any]
 
 
 def _stamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, out: IO[bytes]) -> int:
@@ -128,7 +128,7 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, out:
             parts.append(row["details"])
         if row["text"]:
             parts.append(row["text"])
-        out.write(f'[{_stamp(row["created_at"])}] {who}: {" ".join(parts)}\n'.encode("utf-8"))
+        out.write(f'[{_stamp(row["created_at"])}] {who}: {" ".join(parts)}\n'.encode())
         count += 1
     if count == 0:
         out.write((texts.t(lang, "history_empty") + "\n").encode("utf-8"))

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fake_telegram import FakeTelegram, Faults  # noqa: E402
+
 import db  # noqa: E402
-from fake_telegram import Faults, FakeTelegram  # noqa: E402
 
 # Test-only secrets. The teardown of every end-to-end test greps the bot's log for them.
 BOT_TOKEN = "4242:TEST_bot_token_secret_part_xyz"
