@@ -46,6 +46,7 @@ class Faults:
     latency: float = 0.0                      # seconds added to every call
     rate_limits: bool = False                 # Telegram-like: 30/s overall, per chat 20 then 1/s
     blocked: set[int] = field(default_factory=set)
+    throttled: dict[int, float] = field(default_factory=dict)   # chat -> until when it answers 429
     getupdates_down_until: float = 0.0
     conflict: bool = False                    # getUpdates answers 409
     reject_token: bool = False                # every call answers 401
@@ -125,6 +126,7 @@ class FakeTelegram:
         self.rng = random.Random(seed)
         self.cond = threading.Condition()
         self.updates: list[dict[str, Any]] = []           # not yet confirmed by the bot
+        self.history: list[dict[str, Any]] = []           # every update ever offered
         self.update_ids = itertools.count(5000)
         self.confirmed_below = 0
         self.message_ids: dict[int, itertools.count] = {}
@@ -187,8 +189,15 @@ class FakeTelegram:
     def _push(self, update: dict[str, Any]) -> int:
         update = {"update_id": next(self.update_ids), **update}
         self.updates.append(update)
+        self.history.append(update)
         self.cond.notify_all()
         return update["update_id"]
+
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Offer an update again with its own id, as Telegram does after a crash before confirmation."""
+        with self.cond:
+            self.updates.append(update)
+            self.cond.notify_all()
 
     def pending_updates(self) -> int:
         """Updates the bot has not yet confirmed."""
@@ -199,9 +208,10 @@ class FakeTelegram:
         with self.cond:
             return list(self.delivered.get(chat_id, []))
 
-    def sent_calls(self, method: str) -> list[dict[str, Any]]:
+    def sent_calls(self, method: str, since: float = 0.0) -> list[dict[str, Any]]:
+        """Parameters of every `method` request that arrived at or after `since` (epoch seconds)."""
         with self.cond:
-            return [p for _, m, p in self.calls if m == method]
+            return [p for at, m, p in self.calls if m == method and at >= since]
 
     # --- The Bot API -----------------------------------------------------------------------------
 
@@ -290,6 +300,10 @@ class FakeTelegram:
             time.sleep(f.latency)
         if chat_id in f.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        until = f.throttled.get(chat_id, 0.0)
+        if time.time() < until:
+            wait = max(1, round(until - time.time()))
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
         if fault < f.share_429:
             self.injected["429"] += 1
             raise ApiError(429, f"Too Many Requests: retry after {f.retry_after}", f.retry_after)
