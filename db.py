@@ -19,10 +19,20 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# Upgrades of an existing database: MIGRATIONS[n] takes a database from version n to n + 1.
-MIGRATIONS: dict[int, str] = {}
+# Upgrades of an existing database: MIGRATIONS[n] takes a database from version n to n + 1. A
+# migration does only what schema.sql's CREATE ... IF NOT EXISTS cannot (new columns, changed
+# indexes, back-filled data); init_db() then re-applies schema.sql for the new indexes and triggers.
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: agents carry is_busy, so find_available_support never steps over busy agents.
+    1: """
+        ALTER TABLE support_agents ADD COLUMN is_busy INTEGER NOT NULL DEFAULT 0 CHECK (is_busy IN (0, 1));
+        UPDATE support_agents SET is_busy = EXISTS (
+            SELECT 1 FROM dialogs WHERE agent_id = support_agents.user_id AND status = 'open');
+        DROP INDEX agents_free_order;
+    """,
+}
 
 
 class SchemaError(RuntimeError):
@@ -49,12 +59,15 @@ def init_db(conn: sqlite3.Connection) -> None:
         raise SchemaError(
             f"the database has schema version {version}, newer than this code's {SCHEMA_VERSION}"
         )
+    schema = SCHEMA_PATH.read_text(encoding="utf-8")
     if version == 0:
-        conn.executescript(SCHEMA_PATH.read_text(encoding="utf-8"))
+        conn.executescript(f"BEGIN; {schema}; COMMIT;")
         return
-    while version < SCHEMA_VERSION:
-        conn.executescript(f"BEGIN; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;")
-        version += 1
+    if version < SCHEMA_VERSION:
+        # Every step, then the schema's new indexes and triggers and its version, in one
+        # transaction: a crash half-way leaves the database as it was.
+        steps = "".join(MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
+        conn.executescript(f"BEGIN; {steps}; {schema}; COMMIT;")
 
 
 @contextmanager
@@ -162,15 +175,13 @@ def find_available_support(
     # tier the agent whose last dialog ended longest ago wins; NULL (never had one) sorts first.
     return conn.execute(
         "SELECT * FROM ("
-        " SELECT 1 AS tier, * FROM (SELECT a.* FROM support_agents AS a"
-        "  WHERE a.is_available = 1 AND a.last_seen_at >= ?"
-        "  AND NOT EXISTS (SELECT 1 FROM dialogs AS d WHERE d.agent_id = a.user_id AND d.status = 'open')"
-        "  ORDER BY a.last_dialog_ended_at, a.user_id LIMIT 1)"
+        " SELECT 1 AS tier, * FROM (SELECT * FROM support_agents"
+        "  WHERE is_available = 1 AND is_busy = 0 AND last_seen_at >= ?"
+        "  ORDER BY last_dialog_ended_at, user_id LIMIT 1)"
         " UNION ALL"
-        " SELECT 2 AS tier, * FROM (SELECT a.* FROM support_agents AS a"
-        "  WHERE a.is_available = 1"
-        "  AND NOT EXISTS (SELECT 1 FROM dialogs AS d WHERE d.agent_id = a.user_id AND d.status = 'open')"
-        "  ORDER BY a.last_dialog_ended_at, a.user_id LIMIT 1)"
+        " SELECT 2 AS tier, * FROM (SELECT * FROM support_agents"
+        "  WHERE is_available = 1 AND is_busy = 0"
+        "  ORDER BY last_dialog_ended_at, user_id LIMIT 1)"
         ") ORDER BY tier LIMIT 1",
         (now - online_window,),
     ).fetchone()

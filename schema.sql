@@ -11,12 +11,15 @@ CREATE TABLE IF NOT EXISTS support_agents (
     is_available         INTEGER NOT NULL DEFAULT 1 CHECK (is_available IN (0, 1)),
     last_seen_at         REAL    NOT NULL,
     last_dialog_ended_at REAL,            -- NULL: never finished a dialog, so first in line
-    registered_at        REAL    NOT NULL
+    registered_at        REAL    NOT NULL,
+    -- 1 while the agent has an open dialog; kept by the triggers below, never by hand.
+    is_busy              INTEGER NOT NULL DEFAULT 0 CHECK (is_busy IN (0, 1))
 );
 
--- find_available_support walks available agents in tie-break order without sorting the table.
+-- find_available_support walks free agents in tie-break order without sorting the table, and
+-- without stepping over busy ones: the index holds only available agents with no open dialog.
 CREATE INDEX IF NOT EXISTS agents_free_order
-    ON support_agents (last_dialog_ended_at, user_id) WHERE is_available = 1;
+    ON support_agents (last_dialog_ended_at, user_id) WHERE is_available = 1 AND is_busy = 0;
 
 CREATE TABLE IF NOT EXISTS clients (
     user_id       INTEGER PRIMARY KEY,
@@ -48,6 +51,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS one_live_dialog_per_client
     ON dialogs (client_id) WHERE status <> 'closed';
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_dialog_per_agent
     ON dialogs (agent_id) WHERE status = 'open';
+
+-- support_agents.is_busy mirrors "has an open dialog"; the database keeps it true on every change.
+CREATE TRIGGER IF NOT EXISTS agent_busy_after_insert AFTER INSERT ON dialogs WHEN NEW.status = 'open'
+BEGIN
+    UPDATE support_agents SET is_busy = 1 WHERE user_id = NEW.agent_id;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_busy_after_update AFTER UPDATE OF status, agent_id ON dialogs
+BEGIN
+    UPDATE support_agents
+       SET is_busy = EXISTS (SELECT 1 FROM dialogs WHERE agent_id = support_agents.user_id AND status = 'open')
+     WHERE user_id IN (OLD.agent_id, NEW.agent_id);
+END;
+CREATE TRIGGER IF NOT EXISTS agent_busy_after_delete AFTER DELETE ON dialogs WHEN OLD.status = 'open'
+BEGIN
+    UPDATE support_agents SET is_busy = 0 WHERE user_id = OLD.agent_id;
+END;
+
 CREATE INDEX IF NOT EXISTS queue_order
     ON dialogs (created_at, id) WHERE status = 'queued';
 CREATE INDEX IF NOT EXISTS dialogs_by_agent
@@ -113,4 +133,4 @@ CREATE TABLE IF NOT EXISTS register_attempts (
     locked_until REAL
 );
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

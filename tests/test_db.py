@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,46 @@ def test_connection_settings(conn):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_is_busy_follows_the_agents_open_dialog_through_every_change(conn):
+    def busy(agent_id):
+        return conn.execute("SELECT is_busy FROM support_agents WHERE user_id = ?", (agent_id,)).fetchone()[0]
+    add_agent(conn, 1)
+    add_agent(conn, 2)
+    add_client(conn, 50)
+    add_client(conn, 51)
+    dialog = db.assign_client(conn, 50, 1, NOW)                # a new dialog, opened at once
+    assert (busy(1), busy(2)) == (1, 0)
+    db.close_dialog(conn, dialog, NOW + 1)
+    assert busy(1) == 0
+    queued = db.enqueue_client(conn, 51, NOW + 2)
+    assert busy(2) == 0
+    db.assign_client(conn, 51, 2, NOW + 3)                     # a queued dialog taken
+    assert busy(2) == 1
+    db.close_dialog(conn, queued, NOW + 4)
+    assert busy(2) == 0
+
+
+def test_a_version_1_database_is_migrated_keeping_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript((Path(__file__).parent / "data" / "schema_v1.sql").read_text())
+    old.executescript("""
+        INSERT INTO support_agents (user_id, name, last_seen_at, registered_at) VALUES (1, 'Busy', 1, 1);
+        INSERT INTO support_agents (user_id, name, last_seen_at, registered_at) VALUES (2, 'Free', 1, 1);
+        INSERT INTO clients (user_id, name, created_at) VALUES (50, 'Carl', 1);
+        INSERT INTO dialogs (client_id, agent_id, status, created_at, assigned_at) VALUES (50, 1, 'open', 1, 1);
+        INSERT INTO chat_history (dialog_id, client_id, sender, message_id, content_type, text, created_at)
+            VALUES (1, 50, 'client', 7, 'text', 'kept', 1);
+    """)
+    old.close()
+    conn = db.connect(path)
+    db.init_db(conn)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    assert [tuple(r) for r in conn.execute("SELECT user_id, is_busy FROM support_agents ORDER BY 1")] == [(1, 1), (2, 0)]
+    assert conn.execute("SELECT text FROM chat_history").fetchone()[0] == "kept"
+    assert db.find_available_support(conn, NOW, WINDOW)["user_id"] == 2
+    db.close_dialog(conn, 1, NOW)                               # the new triggers are in place
+    assert conn.execute("SELECT is_busy FROM support_agents WHERE user_id = 1").fetchone()[0] == 0
+    conn.close()
