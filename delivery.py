@@ -25,10 +25,9 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections import deque
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import IO, Any
 
 import requests
@@ -104,49 +103,81 @@ def relay_to_client(agent_id: int, message_id: int) -> tuple[str, dict[str, Any]
 
 
 def _stamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
 def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, out: IO[bytes]) -> int:
     """Write a client's whole history as UTF-8 text to `out`, row by row; returns the message count."""
     out.write((texts.t(lang, "history_title", name=client["name"], client_id=client["user_id"],
                        time=_stamp(time.time())) + "\n").encode("utf-8"))
+    who_client, who_agent = texts.t(lang, "who_client"), texts.t(lang, "who_agent")
     count = 0
     dialog = None
+    lines: list[str] = []
     for row in db.iter_client_history(conn, client["user_id"]):
         if row["dialog_id"] != dialog:
             dialog = row["dialog_id"]
-            out.write(("\n" + texts.t(lang, "history_dialog", dialog_id=dialog) + "\n").encode("utf-8"))
+            lines.append("\n" + texts.t(lang, "history_dialog", dialog_id=dialog))
         if row["sender"] == "client":
-            who = f'{texts.t(lang, "who_client")} {row["client_name"]}'
+            who = f'{who_client} {row["client_name"]}'
         else:
-            who = f'{texts.t(lang, "who_agent")} {row["agent_name"]}'
-        parts = []
-        if row["content_type"] != "text":
-            parts.append(texts.media_label(lang, row["content_type"]))
+            who = f'{who_agent} {row["agent_name"]}'
+        parts = [texts.media_label(lang, row["content_type"])] if row["content_type"] != "text" else []
         if row["details"]:
             parts.append(row["details"])
         if row["text"]:
             parts.append(row["text"])
-        out.write(f'[{_stamp(row["created_at"])}] {who}: {" ".join(parts)}\n'.encode())
+        lines.append(f'[{_stamp(row["created_at"])}] {who}: {" ".join(parts)}')
         count += 1
+        if len(lines) >= 1000:
+            # Written in slices of a thousand lines: few calls, and memory stays flat.
+            out.write(("\n".join(lines) + "\n").encode("utf-8"))
+            lines.clear()
+    if lines:
+        out.write(("\n".join(lines) + "\n").encode("utf-8"))
     if count == 0:
         out.write((texts.t(lang, "history_empty") + "\n").encode("utf-8"))
     return count
+
+
+def upload_document(token: str, chat_id: int, file_name: str, caption: str,
+                    write: Callable[[IO[bytes]], object]) -> dict[str, Any]:
+    """sendDocument with a file that `write` produces, streamed from disk rather than held in memory."""
+    # pyTelegramBotAPI's send_document gives the file to requests, which assembles the whole
+    # multipart body in memory, in several copies: 12 MB of history cost 70 MB of RAM. Here the
+    # body is written once to a temporary file (in memory only up to 1 MB) and requests streams it.
+    boundary = uuid.uuid4().hex
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as body:
+        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="document"; filename="{file_name}"\r\n'
+                   f"Content-Type: text/plain; charset=utf-8\r\n\r\n".encode())
+        write(body)
+        body.write(f"\r\n--{boundary}--\r\n".encode())
+        size = body.tell()
+        body.seek(0)
+        response = apihelper._get_req_session().post(
+            apihelper.API_URL.format(token, "sendDocument"), params={"chat_id": chat_id, "caption": caption},
+            data=body, timeout=(apihelper.CONNECT_TIMEOUT, apihelper.READ_TIMEOUT),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(size)})
+    # The same checks and exceptions as every other call, so classify_error treats it alike.
+    return apihelper._check_result("sendDocument", response)["result"]
 
 
 # --- Pacing --------------------------------------------------------------------------------------
 
 
 class RateLimiter:
-    """Paces calls: a sliding one-second window overall, and a token bucket per chat."""
+    """Paces calls: evenly spaced overall, and a token bucket per chat."""
+
+    # Overall, calls are spaced 1/per_second apart rather than allowed in bursts of per_second:
+    # Telegram counts calls when they arrive, and a burst that leaves together arrives spread by
+    # network jitter, so a window that was full at departure can overflow at arrival.
 
     def __init__(self, per_second: int = GLOBAL_PER_SECOND, chat_burst: float = CHAT_BURST,
                  chat_rate: float = CHAT_PER_SECOND) -> None:
-        self.per_second = per_second
+        self.interval = 1.0 / per_second
         self.chat_burst = chat_burst
         self.chat_rate = chat_rate
-        self._recent: deque[float] = deque()
+        self._next_free = 0.0                                # when the next call may leave
         self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, when counted)
 
     def _tokens(self, chat_id: int, now: float) -> float:
@@ -154,10 +185,8 @@ class RateLimiter:
         return min(self.chat_burst, tokens + (now - at) * self.chat_rate)
 
     def global_wait(self, now: float) -> float:
-        """Seconds until one more call fits in the overall window."""
-        while self._recent and self._recent[0] <= now - 1.0:
-            self._recent.popleft()
-        return 0.0 if len(self._recent) < self.per_second else self._recent[0] + 1.0 - now
+        """Seconds until one more call may leave without outrunning the overall rate."""
+        return max(0.0, self._next_free - now)
 
     def chat_wait(self, chat_id: int, now: float) -> float:
         """Seconds until the chat's bucket has a token."""
@@ -166,7 +195,7 @@ class RateLimiter:
 
     def take(self, chat_id: int, now: float) -> None:
         """Spend one call of the overall window and of the chat's bucket."""
-        self._recent.append(now)
+        self._next_free = max(self._next_free, now) + self.interval
         self._buckets[chat_id] = (self._tokens(chat_id, now) - 1.0, now)
         if len(self._buckets) > 10_000:
             # Full buckets carry no information; dropping them keeps memory bounded.
@@ -220,6 +249,7 @@ class Sender:
         self.database_path = database_path
         self.on_unreachable = on_unreachable
         self.limiter = limiter or RateLimiter()
+        self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         self._local = threading.local()  # one database connection per sending thread
         self._wake = threading.Event()
@@ -269,11 +299,21 @@ class Sender:
     def _dispatch(self, conn: sqlite3.Connection) -> float:
         """Start every due call the limits allow; returns how long to sleep before looking again."""
         now = time.time()
+        # Woken by a commit or a finished call while nothing may leave yet: skip the query.
+        if len(self._in_flight) >= self.workers:
+            return 5.0                              # a finished call wakes the dispatcher
+        global_wait = self.limiter.global_wait(now)
+        if global_wait > 0:
+            return global_wait
         wait = 5.0
         for call in db.due_outbox_heads(conn, now, DISPATCH_BATCH):
             chat_id = call["chat_id"]
             if chat_id in self._in_flight:
                 continue
+            if len(self._in_flight) >= self.workers:
+                # No call may wait in the pool's queue: the limiter counts a call when it is taken,
+                # so it must start at once, or a queued batch would reach Telegram bunched together.
+                return wait
             global_wait = self.limiter.global_wait(now)
             if global_wait > 0:
                 return min(wait, global_wait)
@@ -366,10 +406,6 @@ class Sender:
         """Build the history file on disk, streaming rows from the database, and send it."""
         conn = self._conn()
         client = db.get_client(conn, p["client_id"])
-        # Up to 1 MB stays in memory; a longer history goes to a temporary file, not to RAM.
-        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as out:
-            write_history(conn, client, p["lang"], out)
-            out.seek(0)
-            caption = texts.t(p["lang"], "history_caption", name=client["name"], client_id=client["user_id"])
-            self.bot.send_document(chat_id, out, caption=caption,
-                                   visible_file_name=f"history_{client['user_id']}.txt")
+        caption = texts.t(p["lang"], "history_caption", name=client["name"], client_id=client["user_id"])
+        upload_document(self.bot.token, chat_id, f"history_{client['user_id']}.txt", caption,
+                        lambda out: write_history(conn, client, p["lang"], out))

@@ -100,13 +100,31 @@ def test_backoff_grows_and_is_capped():
     assert delivery.backoff(30) == delivery.MAX_BACKOFF
 
 
-def test_rate_limiter_caps_the_overall_rate_per_second():
-    limiter = delivery.RateLimiter(per_second=3, chat_burst=100)
-    for chat in (1, 2, 3):
-        assert limiter.global_wait(10.0) == 0
-        limiter.take(chat, 10.0)
-    assert limiter.global_wait(10.5) == pytest.approx(0.5)
-    assert limiter.global_wait(11.0) == 0
+def test_rate_limiter_spaces_calls_evenly_at_the_overall_rate():
+    limiter = delivery.RateLimiter(per_second=4, chat_burst=100)
+    assert limiter.global_wait(10.0) == 0                      # after a quiet spell: at once
+    limiter.take(1, 10.0)
+    assert limiter.global_wait(10.0) == pytest.approx(0.25)    # then one per 1/4 s, not a burst
+    assert limiter.global_wait(10.1) == pytest.approx(0.15)
+    limiter.take(2, 10.25)
+    assert limiter.global_wait(10.3) == pytest.approx(0.2)
+    assert limiter.global_wait(10.5) == 0
+    limiter.take(3, 20.0)                                       # idle time is not saved up
+    assert limiter.global_wait(20.0) == pytest.approx(0.25)
+
+
+def test_rate_limiter_never_lets_more_than_the_rate_into_any_second():
+    limiter = delivery.RateLimiter(per_second=28, chat_burst=1000)
+    now, sent = 0.0, []
+    while now < 5.0:
+        wait = limiter.global_wait(now)
+        if wait == 0:
+            limiter.take(len(sent), now)
+            sent.append(now)
+        now += max(wait, 0.001)
+    worst = max(sum(1 for t in sent if start - 1.0 + 1e-9 < t <= start) for start in sent)   # 1e-9: float rounding
+    assert worst <= 28
+    assert len(sent) >= 5 * 28 - 1                              # and it does not under-use the rate
 
 
 def test_rate_limiter_lets_a_chat_burst_then_one_per_second():
