@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import register_agent
+from harness import register_agent
 
 from texts import RELAY_HEADER, t
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import name_client, register_agent
+from harness import name_client, register_agent
 
 from texts import RELAY_HEADER, t
 

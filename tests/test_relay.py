@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import register_agent
 from fake_telegram import media
+from harness import register_agent
 
 import delivery
 from texts import RELAY_HEADER

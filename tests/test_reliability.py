@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import BotProcess, assert_no_secrets, register_agent
+from harness import BotProcess, assert_no_secrets, register_agent
 
 from texts import RELAY_HEADER, t
 

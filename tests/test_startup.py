@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import BOT_TOKEN, ROOT, SUPPORT_TOKEN, BotProcess, assert_no_secrets
+from harness import BOT_TOKEN, ROOT, SUPPORT_TOKEN, BotProcess, assert_no_secrets
 
 import bot
 

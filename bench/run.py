@@ -1,0 +1,438 @@
+"""`make bench`: how close the desk gets to Telegram's own limits, and what it costs.
+
+Four measurements, each run against the real bot process (or, for the database, the real db.py)
+and the tests' fake Bot API on 127.0.0.1; every figure is the median of several runs:
+
+1. burst   - 10 agent/client dialogs, each client sends 20 messages at once, with 40 ms added to
+             every API call and Telegram-like rate limits in the fake. How long until all 200 are
+             delivered, against the ideal 200/30 s, and how many 429s the bot provoked.
+2. cpu     - 30 dialogs, 16 messages each at once, no latency and no limits: the bot's CPU time
+             (user + system) per delivered message, next to bench/bare_relay.py under the same input.
+3. db      - 10,000 agents and 1,000,000 history rows over 100,000 clients in a temporary file:
+             find_available_support latency, the assign + store transaction, a 100,000-message
+             /history export through the running bot (time and the bot's peak memory), file size.
+4. startup - time from launching `python bot.py` to its first getUpdates, and memory at idle.
+
+Nothing here is asserted: the table is printed and written to bench/results.json (or --json).
+Run one part with e.g. `.venv/bin/python bench/run.py burst cpu`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from fake_telegram import FakeTelegram, Faults  # noqa: E402
+from harness import BOT_TOKEN, SUPPORT_TOKEN, BotProcess  # noqa: E402
+
+import db  # noqa: E402
+from texts import RELAY_HEADER  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The bot logs as it would in production; DEBUG would charge log formatting to every message.
+BOT_ENV = {"LOG_LEVEL": "INFO"}
+
+
+# --- Process measurements (Linux /proc) ---------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS      # utime, stime
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory now (VmRSS) or at its peak so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# --- Setting up dialogs --------------------------------------------------------------------------
+
+
+def open_dialogs(fake: FakeTelegram, desk: BotProcess, pairs: int) -> list[tuple[Any, Any]]:
+    """Register `pairs` agents and connect one new client to each; returns (agent, client) pairs."""
+    agents = [fake.user(1 + i, f"Agent{i}") for i in range(pairs)]
+    clients = [fake.user(10_000 + i, f"Client{i}") for i in range(pairs)]
+    for agent in agents:
+        agent.send(f"/register_support {SUPPORT_TOKEN}")
+    desk.settle(timeout=120)
+    for client in clients:
+        client.send("hello")
+    desk.settle(timeout=120)
+    # Agents are picked by "longest since a dialog", so pair each agent with its client by id.
+    by_client = {row["client_id"]: row["agent_id"]
+                 for row in desk.query("SELECT client_id, agent_id FROM dialogs WHERE status = 'open'")}
+    agent_of = {a.id: a for a in agents}
+    return [(agent_of[by_client[c.id]], c) for c in clients]
+
+
+def relayed(fake: FakeTelegram, agent, client) -> int:
+    """How many of the client's messages reached the agent (each carries the client's name)."""
+    header = RELAY_HEADER.format(name=client.first_name)
+    return sum(1 for d in fake.inbox(agent.id) if (d.get("text") or d.get("caption") or "").startswith(header))
+
+
+# --- 1. Burst drain under Telegram's limits ------------------------------------------------------
+
+
+def burst_once(workdir: Path, pairs: int = 10, each: int = 20) -> dict[str, float]:
+    """One burst: every client sends `each` messages at once; time until all reach their agents."""
+    with FakeTelegram(BOT_TOKEN, Faults(latency=0.040, rate_limits=True)) as fake:
+        desk = BotProcess(fake, workdir, **BOT_ENV).start()
+        try:
+            dialogs = open_dialogs(fake, desk, pairs)
+            time.sleep(5)                       # let every chat's rate-limit bucket refill
+            before = {agent.id: relayed(fake, agent, client) for agent, client in dialogs}
+            fake.count_429 = 0
+            fake.limits_hit.update(overall=0, chat=0)
+            started = time.time()
+            for i in range(each):               # all clients at once, as a burst arrives
+                for _, client in dialogs:
+                    client.send(f"burst message {i}")
+            total = pairs * each
+            fake.wait_for(lambda: sum(relayed(fake, a, c) - before[a.id] for a, c in dialogs) >= total,
+                          300, "the burst to drain")
+            seconds = time.time() - started
+            delivered = sum(relayed(fake, a, c) - before[a.id] for a, c in dialogs)
+            ideal = total / 30
+            return {"delivered": delivered, "seconds": seconds, "ideal_seconds": ideal,
+                    "efficiency": ideal / seconds, "bot_429s": fake.count_429,
+                    "429s_overall_limit": fake.limits_hit["overall"], "429s_chat_limit": fake.limits_hit["chat"]}
+        finally:
+            desk.stop()
+
+
+# --- 2. CPU per relayed message ------------------------------------------------------------------
+
+
+def cpu_desk_once(workdir: Path, pairs: int = 30, each: int = 16) -> dict[str, float]:
+    """The desk's CPU per message for pairs x each client messages sent at once."""
+    with FakeTelegram(BOT_TOKEN, Faults()) as fake:
+        desk = BotProcess(fake, workdir, **BOT_ENV).start()
+        try:
+            dialogs = open_dialogs(fake, desk, pairs)
+            before = {agent.id: relayed(fake, agent, client) for agent, client in dialogs}
+            cpu_before = cpu_seconds(desk.proc.pid)
+            for i in range(each):
+                for _, client in dialogs:
+                    client.send(f"message {i} from a client with a question about an order")
+            total = pairs * each
+            fake.wait_for(lambda: sum(relayed(fake, a, c) - before[a.id] for a, c in dialogs) >= total,
+                          300, "every message to be relayed")
+            desk.settle(timeout=60)             # and the outbox marked done
+            used = cpu_seconds(desk.proc.pid) - cpu_before
+            return {"messages": total, "cpu_ms_per_message": used * 1000 / total}
+        finally:
+            desk.stop()
+
+
+def cpu_bare_once(workdir: Path, pairs: int = 30, each: int = 16) -> dict[str, float]:
+    """The bare relay's CPU per message under the same input."""
+    target = 1
+    with FakeTelegram(BOT_TOKEN, Faults()) as fake:
+        env = {"PATH": os.environ.get("PATH", ""), "BOT_TOKEN": BOT_TOKEN, "TELEGRAM_API_URL": fake.url,
+               "RELAY_TO": str(target)}
+        log = open(workdir / "bare.log", "w")
+        proc = subprocess.Popen([sys.executable, str(BENCH / "bare_relay.py")], cwd=workdir, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            fake.wait_for(lambda: fake.getupdates_calls > 0, 30, "the bare relay's first getUpdates")
+            clients = [fake.user(10_000 + i, f"Client{i}") for i in range(pairs)]
+            for client in clients:               # the same warm-up as the desk gets
+                client.send("hello")
+            fake.wait_inbox(target, pairs, 60)
+            cpu_before = cpu_seconds(proc.pid)
+            for i in range(each):
+                for client in clients:
+                    client.send(f"message {i} from a client with a question about an order")
+            total = pairs * each
+            fake.wait_inbox(target, pairs + total, 300)
+            used = cpu_seconds(proc.pid) - cpu_before
+            return {"messages": total, "cpu_ms_per_message": used * 1000 / total}
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+
+
+# --- 3. Database scale ---------------------------------------------------------------------------
+
+AGENTS = 10_000
+CLIENTS = 100_000
+HISTORY_ROWS = 1_000_000
+HEAVY_MESSAGES = 100_000            # one client's history, exported with /history
+AVAILABLE_SHARE = 0.7
+BUSY_AGENTS = 2_000
+FIRST_CLIENT = 1_000_000
+WORDS = ("order", "delivery", "hello", "thanks", "when", "tracking", "number", "refund", "size",
+         "colour", "please", "check", "today", "tomorrow", "address", "payment", "card", "yes", "no")
+
+
+def build_scale_db(path: Path, rng: random.Random) -> dict[str, Any]:
+    """Fill a new desk database with synthetic agents, clients, dialogs and history."""
+    conn = db.connect(path)
+    db.init_db(conn)
+    conn.execute("PRAGMA synchronous = OFF")          # only while building the fixture
+    now = time.time()
+    month = 30 * 24 * 3600
+    agents = []
+    for user_id in range(1, AGENTS + 1):
+        agents.append((user_id, f"Agent {user_id}", int(rng.random() < AVAILABLE_SHARE),
+                       now - rng.uniform(0, 3600), now - rng.uniform(0, month), now - month))
+    heavy = FIRST_CLIENT + 1
+    clients = [(FIRST_CLIENT + i, f"Client {i}", now - month) for i in range(1, CLIENTS + 1)]
+    # In steady state the busy agents are the ones the desk picked: the head of the priority order.
+    free_order = sorted((a for a in agents if a[2]), key=lambda a: (a[4], a[0]))
+    busy = [a[0] for a in free_order[:BUSY_AGENTS]]
+    dialogs: list[tuple] = []
+    history: list[tuple] = []
+
+    def add_dialog(client_id: int, agent_id: int, messages: int, is_open: bool) -> None:
+        dialog_id = len(dialogs) + 1
+        started = now - rng.uniform(3600, month)
+        dialogs.append((dialog_id, client_id, agent_id, "open" if is_open else "closed", started, started,
+                        started + 60, None if is_open else started + 1800))
+        for k in range(messages):
+            by_agent = k % 2 == 1
+            text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 25)))
+            history.append((dialog_id, client_id, "agent" if by_agent else "client",
+                            agent_id if by_agent else None, k + 1, "text", text, started + k))
+
+    for _ in range(100):
+        add_dialog(heavy, rng.randint(1, AGENTS), HEAVY_MESSAGES // 100, False)
+    others = CLIENTS - 1
+    per_client, extra = divmod(HISTORY_ROWS - HEAVY_MESSAGES, others)
+    for i, (client_id, _, _) in enumerate(clients[1:]):
+        is_open = i < len(busy)
+        add_dialog(client_id, busy[i] if is_open else rng.randint(1, AGENTS), per_client + (i < extra), is_open)
+    with db.atomic(conn):
+        conn.executemany("INSERT INTO support_agents (user_id, name, is_available, last_seen_at,"
+                         " last_dialog_ended_at, registered_at) VALUES (?, ?, ?, ?, ?, ?)", agents)
+        conn.executemany("INSERT INTO clients (user_id, name, created_at) VALUES (?, ?, ?)", clients)
+        conn.executemany("INSERT INTO dialogs (id, client_id, agent_id, status, created_at, assigned_at,"
+                         " first_response_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", dialogs)
+        conn.executemany("INSERT INTO chat_history (dialog_id, client_id, sender, agent_id, message_id,"
+                         " content_type, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", history)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("ANALYZE")
+    conn.close()
+    return {"agents": len(agents), "clients": len(clients), "dialogs": len(dialogs),
+            "history_rows": len(history), "heavy_client": heavy}
+
+
+def time_calls(fn: Callable[[], Any], samples: int) -> list[float]:
+    """Wall time of each call, in milliseconds."""
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def assign_and_store(conn: sqlite3.Connection, client_id: int, update_id: int) -> int:
+    """What the desk commits for a new client's first message: claim, pick, assign, store, relay."""
+    now = time.time()
+    with db.atomic(conn):
+        db.claim_update(conn, update_id, now)
+        db.add_client(conn, client_id, "Benchmark client", None, "en", now)
+        agent = db.find_available_support(conn, now, 300)
+        dialog_id = db.assign_client(conn, client_id, agent["user_id"], now)
+        db.add_message(conn, dialog_id=dialog_id, client_id=client_id, sender="client", agent_id=None,
+                       message_id=1, content_type="text", text="Hello, where is my order?", entities=None,
+                       details=None, now=now)
+        db.enqueue_call(conn, agent["user_id"], "sendMessage", {"text": "Hello, where is my order?"}, now)
+    return dialog_id
+
+
+def database_scale(workdir: Path, runs: int) -> dict[str, Any]:
+    """Queries and the /history export on a database of a busy desk's size."""
+    rng = random.Random(7)
+    path = workdir / "desk.db"
+    started = time.time()
+    shape = build_scale_db(path, rng)
+    result: dict[str, Any] = {**shape, "build_seconds": time.time() - started,
+                              "file_mb_per_million_messages": path.stat().st_size / 2**20
+                              / (shape["history_rows"] / 1e6)}
+    conn = db.connect(path)
+    now = time.time()
+    find = time_calls(lambda: db.find_available_support(conn, now, 300), 2000)
+    result["find_available_support_ms"] = {"median": median(find), "p99": percentile(find, 0.99)}
+    # Each sample takes a free agent; closing the dialog afterwards (untimed) keeps the desk's shape.
+    txn = []
+    for i in range(300):
+        client_id = 5_000_000 + i
+        t0 = time.perf_counter()
+        dialog_id = assign_and_store(conn, client_id, 10**9 + i)
+        txn.append((time.perf_counter() - t0) * 1000)
+        db.close_dialog(conn, dialog_id, time.time())
+    result["assign_and_store_ms"] = {"median": median(txn), "p99": percentile(txn, 0.99)}
+    conn.close()
+    result["history_export"] = history_export(workdir, shape["heavy_client"], runs)
+    return result
+
+
+def documents(user) -> list[dict[str, Any]]:
+    """The files the bot sent to a user."""
+    return [d for d in user.inbox() if d["method"] == "sendDocument"]
+
+
+def history_export(workdir: Path, client_id: int, runs: int) -> dict[str, float]:
+    """/history for the heavy client through the running bot: time to the document, peak memory."""
+    with FakeTelegram(BOT_TOKEN, Faults()) as fake:
+        desk = BotProcess(fake, workdir, **BOT_ENV).start()
+        try:
+            agent = fake.user(1, "Agent 1")
+            idle = memory_mb(desk.proc.pid)
+            times = []
+            for run in range(runs):
+                started = time.time()
+                agent.send(f"/history {client_id}")
+                fake.wait_for(lambda run=run: len(documents(agent)) > run, 120, "the history file")
+                times.append(time.time() - started)
+            size = len(documents(agent)[-1]["document"])
+            return {"messages": HEAVY_MESSAGES, "seconds": median(times), "file_mb": size / 2**20,
+                    "bot_idle_rss_mb": idle, "bot_peak_rss_mb": memory_mb(desk.proc.pid, "VmHWM")}
+        finally:
+            desk.stop(timeout=60)
+
+
+# --- 4. Start-up ---------------------------------------------------------------------------------
+
+
+def startup_once(workdir: Path) -> dict[str, float]:
+    """Seconds from launch to the first getUpdates, and resident memory after idling a while."""
+    with FakeTelegram(BOT_TOKEN, Faults()) as fake:
+        started = time.time()
+        desk = BotProcess(fake, workdir, **BOT_ENV).start()
+        seconds = time.time() - started
+        try:
+            time.sleep(3)
+            return {"seconds_to_first_getupdates": seconds, "idle_rss_mb": memory_mb(desk.proc.pid)}
+        finally:
+            desk.stop()
+
+
+# --- Running and reporting -----------------------------------------------------------------------
+
+
+def repeat(fn: Callable[[Path], dict[str, float]], runs: int) -> dict[str, Any]:
+    """Run a measurement `runs` times, each in a fresh directory; the median of every figure."""
+    results = []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory(prefix="desk-bench-") as tmp:
+            results.append(fn(Path(tmp)))
+            print(f"  run {i + 1}/{runs}: {json.dumps(rounded(results[-1]))}", flush=True)
+    return {key: median([r[key] for r in results]) for key in results[0]} | {"runs": runs}
+
+
+def rounded(x: Any) -> Any:
+    """The same structure with floats to three decimals, for printing and JSON."""
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    return round(x, 3) if isinstance(x, float) else x
+
+
+def table(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, value, target) rows for what was measured."""
+    rows = []
+    if "burst" in results:
+        b = results["burst"]
+        rows += [("burst: delivered", f"{b['delivered']:.0f} / 200", "200"),
+                 ("burst: seconds to drain", f"{b['seconds']:.2f} s", f"ideal {b['ideal_seconds']:.2f} s"),
+                 ("burst: efficiency (ideal / actual)", f"{b['efficiency']:.2f}", ">= 0.85"),
+                 ("burst: 429s caused by the bot", f"{b['bot_429s']:.0f}", "0")]
+    if "cpu" in results:
+        c = results["cpu"]
+        rows += [("cpu: desk, ms per message", f"{c['desk']['cpu_ms_per_message']:.2f} ms", ""),
+                 ("cpu: bare relay, ms per message", f"{c['bare']['cpu_ms_per_message']:.2f} ms", ""),
+                 ("cpu: desk / bare relay", f"{c['ratio']:.2f}x", "<= 2x")]
+    if "db" in results:
+        d = results["db"]
+        h = d["history_export"]
+        rows += [("db: find_available_support median", f"{d['find_available_support_ms']['median']:.3f} ms", "< 1 ms"),
+                 ("db: find_available_support p99", f"{d['find_available_support_ms']['p99']:.3f} ms", ""),
+                 ("db: assign + store transaction median", f"{d['assign_and_store_ms']['median']:.2f} ms", ""),
+                 ("db: assign + store transaction p99", f"{d['assign_and_store_ms']['p99']:.2f} ms", ""),
+                 ("db: /history of 100,000 messages", f"{h['seconds']:.2f} s ({h['file_mb']:.1f} MB file)", "< 2 s"),
+                 ("db: bot peak memory during /history", f"{h['bot_peak_rss_mb']:.0f} MB", "< 100 MB"),
+                 ("db: file size per million messages", f"{d['file_mb_per_million_messages']:.0f} MB", "")]
+    if "startup" in results:
+        s = results["startup"]
+        rows += [("startup: launch to first getUpdates", f"{s['seconds_to_first_getupdates']:.2f} s", ""),
+                 ("startup: resident memory at idle", f"{s['idle_rss_mb']:.0f} MB", "")]
+    return rows
+
+
+PARTS = ("burst", "cpu", "db", "startup")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="*", help="which of burst, cpu, db, startup to run (default: all)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (the median is reported)")
+    parser.add_argument("--json", type=Path, default=BENCH / "results.json")
+    args = parser.parse_args()
+    parts = args.parts or list(PARTS)
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
+                                           "cpus": os.cpu_count()},
+                               "date": time.strftime("%Y-%m-%d %H:%M")}
+    if "burst" in parts:
+        print("1. burst drain under Telegram's limits", flush=True)
+        results["burst"] = repeat(burst_once, args.runs)
+    if "cpu" in parts:
+        print("2. CPU per relayed message", flush=True)
+        desk, bare = repeat(cpu_desk_once, args.runs), repeat(cpu_bare_once, args.runs)
+        results["cpu"] = {"desk": desk, "bare": bare,
+                          "ratio": desk["cpu_ms_per_message"] / bare["cpu_ms_per_message"]}
+    if "db" in parts:
+        print("3. database scale (building 1,000,000 messages takes a minute)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="desk-bench-") as tmp:
+            results["db"] = database_scale(Path(tmp), args.runs)
+    if "startup" in parts:
+        print("4. start-up", flush=True)
+        results["startup"] = repeat(startup_once, max(args.runs, 5))
+    rows = table(results)
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    print(f"\n{'figure'.ljust(width)}  {'value'.ljust(value_width)}  target")
+    for figure, value, target in rows:
+        print(f"{figure.ljust(width)}  {value.ljust(value_width)}  {target}")
+    args.json.write_text(json.dumps(rounded(results), indent=2) + "\n")
+    print(f"\nwritten to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
