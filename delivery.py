@@ -218,8 +218,8 @@ def classify_error(exc: BaseException) -> tuple[str, float | None, str]:
             return UNREACHABLE, None, f"403 {desc}"
         if code == 400 and any(h in desc.lower() for h in UNREACHABLE_HINTS):
             return UNREACHABLE, None, f"400 {desc}"
-        if code == 400:
-            return FAILED, None, f"400 {desc}"
+        if code in (400, 413):                        # 413: a file over Telegram's 50 MB
+            return FAILED, None, f"{code} {desc}"
         return RETRY, None, f"{code} {desc}"          # 5xx, 401 while a token is being fixed...
     if isinstance(exc, apihelper.ApiException):       # a non-JSON answer, e.g. a proxy's 502 page
         status = getattr(getattr(exc, "result", None), "status_code", "?")

@@ -85,6 +85,7 @@ def telegram_error(code, description, retry_after=None):
     (telegram_error(403, "Forbidden: user is deactivated"), delivery.UNREACHABLE, None),
     (telegram_error(400, "Bad Request: chat not found"), delivery.UNREACHABLE, None),
     (telegram_error(400, "Bad Request: message to copy not found"), delivery.FAILED, None),
+    (telegram_error(413, "Request Entity Too Large"), delivery.FAILED, None),
     (telegram_error(500, "Internal Server Error"), delivery.RETRY, None),
     (telegram_error(502, "Bad Gateway"), delivery.RETRY, None),
     (requests.ConnectionError("reset"), delivery.RETRY, None),
