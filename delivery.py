@@ -194,7 +194,7 @@ class RateLimiter:
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.chat_rate
 
     def take(self, chat_id: int, now: float) -> None:
-        """Spend one call of the overall window and of the chat's bucket."""
+        """Spend the overall pace's next slot and one token of the chat's bucket."""
         self._next_free = max(self._next_free, now) + self.interval
         self._buckets[chat_id] = (self._tokens(chat_id, now) - 1.0, now)
         if len(self._buckets) > 10_000:
@@ -223,6 +223,8 @@ def classify_error(exc: BaseException) -> tuple[str, float | None, str]:
         return RETRY, None, f"{code} {desc}"          # 5xx, 401 while a token is being fixed...
     if isinstance(exc, apihelper.ApiException):       # a non-JSON answer, e.g. a proxy's 502 page
         status = getattr(getattr(exc, "result", None), "status_code", "?")
+        if status == 413:                             # the same file limit, answered by a proxy
+            return FAILED, None, "HTTP 413"
         return RETRY, None, f"HTTP {status}"
     if isinstance(exc, requests.RequestException):    # connection reset, time-out, DNS...
         return RETRY, None, type(exc).__name__

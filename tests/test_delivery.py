@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -86,6 +87,10 @@ def telegram_error(code, description, retry_after=None):
     (telegram_error(400, "Bad Request: chat not found"), delivery.UNREACHABLE, None),
     (telegram_error(400, "Bad Request: message to copy not found"), delivery.FAILED, None),
     (telegram_error(413, "Request Entity Too Large"), delivery.FAILED, None),
+    (apihelper.ApiHTTPException("sendDocument", SimpleNamespace(status_code=413, reason="Too Large", text="<html>")),
+     delivery.FAILED, None),
+    (apihelper.ApiHTTPException("sendMessage", SimpleNamespace(status_code=502, reason="Bad Gateway", text="<html>")),
+     delivery.RETRY, None),
     (telegram_error(500, "Internal Server Error"), delivery.RETRY, None),
     (telegram_error(502, "Bad Gateway"), delivery.RETRY, None),
     (requests.ConnectionError("reset"), delivery.RETRY, None),
