@@ -11,6 +11,7 @@ Each thread uses its own connection (sqlite3 connections are not shared across t
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Upgrades of an existing database: MIGRATIONS[n] takes a database from version n to n + 1. A
 # migration does only what schema.sql's CREATE ... IF NOT EXISTS cannot (new columns, changed
@@ -32,6 +33,8 @@ MIGRATIONS: dict[int, str] = {
             SELECT 1 FROM dialogs WHERE agent_id = support_agents.user_id AND status = 'open');
         DROP INDEX agents_free_order;
     """,
+    # 2 -> 3: message_links (a new table, created by schema.sql itself).
+    2: "",
 }
 
 
@@ -70,11 +73,23 @@ def init_db(conn: sqlite3.Connection) -> None:
         conn.executescript(f"BEGIN; {steps}; {schema}; COMMIT;")
 
 
+_savepoints = itertools.count(1)
+
+
 @contextmanager
 def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run the block in one transaction; an inner atomic() joins the outer one."""
+    """Run the block in one transaction; an inner atomic() is a SAVEPOINT that can fail on its own."""
     if conn.in_transaction:
-        yield conn
+        # Nested: an error inside rolls back only this block, and the outer one decides what to do.
+        name = f"inner_{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
         return
     # IMMEDIATE takes the write lock up front, so a transaction never fails half-way on an upgrade.
     conn.execute("BEGIN IMMEDIATE")
@@ -83,7 +98,14 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        # A COMMIT can fail (a deferred constraint, a full disk, a busy database) and leave the
+        # transaction open; the next atomic() would then join it and nothing would ever commit.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 # --- Updates: idempotency and dead letters -------------------------------------------------------
@@ -487,6 +509,33 @@ def fail_pending_calls_for_chat(conn: sqlite3.Connection, chat_id: int, error: s
         " WHERE chat_id = ? AND status = 'pending'",
         (now, error, chat_id),
     ).rowcount
+
+
+def link_message(
+    conn: sqlite3.Connection, chat_id: int, message_id: int, source_chat_id: int,
+    source_message_id: int | None, dialog_id: int, now: float,
+) -> None:
+    """Remember that message_id in chat_id is the desk's copy of a source message in a dialog."""
+    conn.execute(
+        "INSERT OR REPLACE INTO message_links (chat_id, message_id, source_chat_id, source_message_id,"
+        " dialog_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (chat_id, message_id, source_chat_id, source_message_id, dialog_id, now),
+    )
+
+
+def linked_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> sqlite3.Row | None:
+    """What a message the desk sent in chat_id was a copy of (source chat, message, dialog), or None."""
+    return conn.execute(
+        "SELECT * FROM message_links WHERE chat_id = ? AND message_id = ?", (chat_id, message_id)
+    ).fetchone()
+
+
+def copies_of(conn: sqlite3.Connection, source_chat_id: int, source_message_id: int) -> list[sqlite3.Row]:
+    """Every copy the desk made of one source message, oldest first."""
+    return conn.execute(
+        "SELECT * FROM message_links WHERE source_chat_id = ? AND source_message_id = ? ORDER BY created_at",
+        (source_chat_id, source_message_id),
+    ).fetchall()
 
 
 def prune_outbox(conn: sqlite3.Connection, before: float) -> int:

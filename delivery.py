@@ -13,7 +13,9 @@ The Sender drains the outbox:
   desk is told (on_unreachable) so it can close the dialog and tell the other side.
 
 A call is marked sent only after Telegram accepted it, so a crash between the two repeats that
-one call after restart: delivery is at least once, and at most the calls in flight repeat.
+one call after restart: delivery is at least once, and at most the calls in flight repeat. In the
+same transaction, a relay's copy gets its row in message_links (the id Telegram gave the copy).
+Calls go over HTTP through BotApi, this module's own small client with a session per thread.
 """
 
 from __future__ import annotations
@@ -31,18 +33,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import requests
-import telebot
-from telebot import apihelper, types
 
 import db
 import texts
+from desk.history import write_history
 
 log = logging.getLogger("desk.delivery")
-
-TEXT_LIMIT = 4096      # characters in a message text
-CAPTION_LIMIT = 1024   # characters in a media caption
-# Media whose caption can carry the client's name; other kinds get a header message before them.
-CAPTIONED_TYPES = frozenset({"photo", "video", "document", "audio", "voice", "animation"})
 
 # Pacing kept a little under Telegram's limits, so that arrival jitter never crosses them.
 GLOBAL_PER_SECOND = 28
@@ -53,113 +49,80 @@ WORKERS = 8                    # calls in flight at once (each to a different ch
 MAX_BACKOFF = 60.0             # seconds between retries of a transient failure, at most
 GIVE_UP_AFTER = 24 * 3600.0    # a call still failing transiently after a day is abandoned
 DISPATCH_BATCH = 200
+TIMEOUT = (10.0, 60.0)         # seconds to connect, and to wait for an answer
 
 # Words in a 400 answer that mean the chat itself is gone, not just this one message.
 UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated",
                      "bot was blocked", "bot was kicked")
+# Payload keys that are the desk's own notes, never sent to Telegram.
+NOTES = ("origin", "link")
 
 
-# --- What a relay looks like ---------------------------------------------------------------------
+# --- The Bot API over HTTP -----------------------------------------------------------------------
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of Telegram's limits and entity offsets."""
-    return len(text.encode("utf-16-le")) // 2
+class TelegramError(Exception):
+    """Telegram answered a call with ok: false."""
+
+    def __init__(self, method: str, code: int, description: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{method}: {code} {description}")
+        self.code, self.description, self.retry_after = code, description, retry_after
 
 
-def _shifted(entities: list[dict] | None, by: int) -> list[dict]:
-    """Entities moved right by `by` code units, for text that gained a prefix."""
-    return [{**e, "offset": e["offset"] + by} for e in entities or []]
+class HttpError(Exception):
+    """An answer that is not the Bot API's JSON, such as a proxy's error page."""
+
+    def __init__(self, method: str, status: int) -> None:
+        super().__init__(f"{method}: HTTP {status}")
+        self.status = status
 
 
-def relay_to_agent(
-    client_id: int, message_id: int, content_type: str, text: str | None,
-    entities: list[dict] | None, client_name: str,
-) -> list[tuple[str, dict[str, Any]]]:
-    """The calls that show one client message to an agent, with the client's name on it."""
-    header = texts.RELAY_HEADER.format(name=client_name)
-    prefix = header + "\n"
-    # The name is bold through an entity, never through markup, so no name can break a send.
-    bold = [{"type": "bold", "offset": 0, "length": utf16_len(header)}]
-    copy = {"from_chat_id": client_id, "message_id": message_id}
-    body = text or ""
-    if content_type == "text" and utf16_len(prefix + body) <= TEXT_LIMIT:
-        return [("sendMessage", {"text": prefix + body, "entities": bold + _shifted(entities, utf16_len(prefix))})]
-    if content_type in CAPTIONED_TYPES and utf16_len(prefix + body) <= CAPTION_LIMIT:
-        caption = prefix + body if body else header
-        return [("copyMessage", {**copy, "caption": caption,
-                                 "caption_entities": bold + _shifted(entities, utf16_len(prefix))})]
-    # No room for the name (a text or caption at its limit) or no caption at all (stickers,
-    # locations, contacts...): the name goes first on its own and the message is copied untouched.
-    return [("sendMessage", {"text": header, "entities": bold}), ("copyMessage", copy)]
+class BotApi:
+    """Bot API calls with a requests.Session per thread; the URL holds the token, so errors never do."""
 
+    def __init__(self, api_url: str, token: str) -> None:
+        self._base = f"{api_url}/bot{token}/"
+        self._local = threading.local()
 
-def relay_to_client(agent_id: int, message_id: int) -> tuple[str, dict[str, Any]]:
-    """The call that shows one agent message to the client, exactly as the agent wrote it."""
-    return "copyMessage", {"from_chat_id": agent_id, "message_id": message_id}
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
 
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Make one call with JSON parameters; returns its result or raises TelegramError/HttpError."""
+        return self._result(method, self._session().post(self._base + method, json=params, timeout=TIMEOUT))
 
-# --- The history file ----------------------------------------------------------------------------
+    def upload(self, method: str, params: dict[str, Any], field: str, file_name: str,
+               write: Callable[[IO[bytes]], object]) -> Any:
+        """A call with one file that `write` produces, streamed from disk rather than held in memory."""
+        # requests would assemble a multipart body in memory, in several copies (12 MB of history
+        # cost 70 MB of RAM); here it is written once to a temporary file and streamed from there.
+        boundary = uuid.uuid4().hex
+        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as body:
+            body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{file_name}"\r\n'
+                       f"Content-Type: text/plain; charset=utf-8\r\n\r\n".encode())
+            write(body)
+            body.write(f"\r\n--{boundary}--\r\n".encode())
+            size = body.tell()
+            body.seek(0)
+            response = self._session().post(
+                self._base + method, params=params, data=body, timeout=TIMEOUT,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(size)})
+        return self._result(method, response)
 
-
-def _stamp(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
-
-
-def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, out: IO[bytes]) -> int:
-    """Write a client's whole history as UTF-8 text to `out`, row by row; returns the message count."""
-    out.write((texts.t(lang, "history_title", name=client["name"], client_id=client["user_id"],
-                       time=_stamp(time.time())) + "\n").encode("utf-8"))
-    who_client, who_agent = texts.t(lang, "who_client"), texts.t(lang, "who_agent")
-    count = 0
-    dialog = None
-    lines: list[str] = []
-    for row in db.iter_client_history(conn, client["user_id"]):
-        if row["dialog_id"] != dialog:
-            dialog = row["dialog_id"]
-            lines.append("\n" + texts.t(lang, "history_dialog", dialog_id=dialog))
-        if row["sender"] == "client":
-            who = f'{who_client} {row["client_name"]}'
-        else:
-            who = f'{who_agent} {row["agent_name"]}'
-        parts = [texts.media_label(lang, row["content_type"])] if row["content_type"] != "text" else []
-        if row["details"]:
-            parts.append(row["details"])
-        if row["text"]:
-            parts.append(row["text"])
-        lines.append(f'[{_stamp(row["created_at"])}] {who}: {" ".join(parts)}')
-        count += 1
-        if len(lines) >= 1000:
-            # Written in slices of a thousand lines: few calls, and memory stays flat.
-            out.write(("\n".join(lines) + "\n").encode("utf-8"))
-            lines.clear()
-    if lines:
-        out.write(("\n".join(lines) + "\n").encode("utf-8"))
-    if count == 0:
-        out.write((texts.t(lang, "history_empty") + "\n").encode("utf-8"))
-    return count
-
-
-def upload_document(token: str, chat_id: int, file_name: str, caption: str,
-                    write: Callable[[IO[bytes]], object]) -> dict[str, Any]:
-    """sendDocument with a file that `write` produces, streamed from disk rather than held in memory."""
-    # pyTelegramBotAPI's send_document gives the file to requests, which assembles the whole
-    # multipart body in memory, in several copies: 12 MB of history cost 70 MB of RAM. Here the
-    # body is written once to a temporary file (in memory only up to 1 MB) and requests streams it.
-    boundary = uuid.uuid4().hex
-    with tempfile.SpooledTemporaryFile(max_size=1 << 20) as body:
-        body.write(f'--{boundary}\r\nContent-Disposition: form-data; name="document"; filename="{file_name}"\r\n'
-                   f"Content-Type: text/plain; charset=utf-8\r\n\r\n".encode())
-        write(body)
-        body.write(f"\r\n--{boundary}--\r\n".encode())
-        size = body.tell()
-        body.seek(0)
-        response = apihelper._get_req_session().post(
-            apihelper.API_URL.format(token, "sendDocument"), params={"chat_id": chat_id, "caption": caption},
-            data=body, timeout=(apihelper.CONNECT_TIMEOUT, apihelper.READ_TIMEOUT),
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(size)})
-    # The same checks and exceptions as every other call, so classify_error treats it alike.
-    return apihelper._check_result("sendDocument", response)["result"]
+    @staticmethod
+    def _result(method: str, response: requests.Response) -> Any:
+        try:
+            answer = response.json()
+        except ValueError:
+            raise HttpError(method, response.status_code) from None
+        if not isinstance(answer, dict) or not answer.get("ok"):
+            answer = answer if isinstance(answer, dict) else {}
+            retry_after = (answer.get("parameters") or {}).get("retry_after")
+            raise TelegramError(method, int(answer.get("error_code") or response.status_code),
+                                str(answer.get("description", "")), retry_after)
+        return answer["result"]
 
 
 # --- Pacing --------------------------------------------------------------------------------------
@@ -209,11 +172,10 @@ SENT, RETRY, FAILED, UNREACHABLE = "sent", "retry", "failed", "unreachable"
 
 def classify_error(exc: BaseException) -> tuple[str, float | None, str]:
     """(outcome, retry delay or None, short reason) for an exception raised by a call."""
-    if isinstance(exc, apihelper.ApiTelegramException):
-        code, desc = exc.error_code, str(exc.description)
+    if isinstance(exc, TelegramError):
+        code, desc = exc.code, exc.description
         if code == 429:
-            retry_after = (exc.result_json.get("parameters") or {}).get("retry_after", 1)
-            return RETRY, float(retry_after), f"429 {desc}"
+            return RETRY, float(exc.retry_after or 1), f"429 {desc}"
         if code == 403:
             return UNREACHABLE, None, f"403 {desc}"
         if code == 400 and any(h in desc.lower() for h in UNREACHABLE_HINTS):
@@ -221,11 +183,10 @@ def classify_error(exc: BaseException) -> tuple[str, float | None, str]:
         if code in (400, 413):                        # 413: a file over Telegram's 50 MB
             return FAILED, None, f"{code} {desc}"
         return RETRY, None, f"{code} {desc}"          # 5xx, 401 while a token is being fixed...
-    if isinstance(exc, apihelper.ApiException):       # a non-JSON answer, e.g. a proxy's 502 page
-        status = getattr(getattr(exc, "result", None), "status_code", "?")
-        if status == 413:                             # the same file limit, answered by a proxy
+    if isinstance(exc, HttpError):                    # a non-JSON answer, e.g. a proxy's 502 page
+        if exc.status == 413:                         # the same file limit, answered by a proxy
             return FAILED, None, "HTTP 413"
-        return RETRY, None, f"HTTP {status}"
+        return RETRY, None, f"HTTP {exc.status}"
     if isinstance(exc, requests.RequestException):    # connection reset, time-out, DNS...
         return RETRY, None, type(exc).__name__
     return RETRY, None, f"{type(exc).__name__}: {exc}"
@@ -245,9 +206,9 @@ UnreachableHandler = Callable[[sqlite3.Connection, int, str], None]
 class Sender:
     """Drains the outbox with a dispatcher thread and a small pool of sending threads."""
 
-    def __init__(self, bot: telebot.TeleBot, database_path: str, on_unreachable: UnreachableHandler,
+    def __init__(self, api: BotApi, database_path: str, on_unreachable: UnreachableHandler,
                  limiter: RateLimiter | None = None, workers: int = WORKERS) -> None:
-        self.bot = bot
+        self.api = api
         self.database_path = database_path
         self.on_unreachable = on_unreachable
         self.limiter = limiter or RateLimiter()
@@ -343,7 +304,9 @@ class Sender:
         now = time.time()
         exc = future.exception()
         if exc is None:
-            db.mark_call_sent(conn, call["id"], now)
+            with db.atomic(conn):
+                db.mark_call_sent(conn, call["id"], now)
+                self._link_copy(conn, call, future.result(), now)
             return
         outcome, delay, reason = classify_error(exc)
         chat_id = call["chat_id"]
@@ -351,7 +314,7 @@ class Sender:
             delay = delay if delay is not None else backoff(call["attempts"] + 1)
             log.warning("call %s (%s to chat %s) failed: %s; retrying in %.1fs",
                         call["id"], call["method"], chat_id, reason, delay)
-            if not isinstance(exc, (apihelper.ApiException, requests.RequestException)):
+            if not isinstance(exc, (TelegramError, HttpError, requests.RequestException)):
                 log.error("unexpected error in call %s", call["id"], exc_info=exc)
             db.schedule_call_retry(conn, call["id"], now + delay, reason)
         elif outcome == UNREACHABLE:
@@ -375,6 +338,16 @@ class Sender:
                 "reply_parameters": {"message_id": origin["message_id"], "allow_sending_without_reply": True},
             }, now)
 
+    @staticmethod
+    def _link_copy(conn: sqlite3.Connection, call: sqlite3.Row, result: Any, now: float) -> None:
+        """Record the id Telegram gave a relayed copy, with what it is a copy of."""
+        if not isinstance(result, dict) or "message_id" not in result:
+            return
+        link = json.loads(call["payload"]).get("link")
+        if link:
+            db.link_message(conn, call["chat_id"], result["message_id"], link["source_chat_id"],
+                            link["source_message_id"], link["dialog_id"], now)
+
     # The sending threads: one Telegram call each, no database writes.
 
     def _conn(self) -> sqlite3.Connection:
@@ -382,32 +355,26 @@ class Sender:
             self._local.conn = db.connect(self.database_path)
         return self._local.conn
 
-    def _perform(self, call: sqlite3.Row) -> None:
+    def _perform(self, call: sqlite3.Row) -> Any:
+        """Make one outbox call; returns Telegram's result."""
         chat_id, method = call["chat_id"], call["method"]
-        p = json.loads(call["payload"])
-        markup = json.dumps(p["reply_markup"]) if p.get("reply_markup") else None
-        reply = types.ReplyParameters.de_json(p["reply_parameters"]) if p.get("reply_parameters") else None
-        if method == "sendMessage":
-            self.bot.send_message(chat_id, p["text"], entities=p.get("entities"), reply_markup=markup,
-                                  reply_parameters=reply)
-        elif method == "copyMessage":
-            self.bot.copy_message(chat_id, p["from_chat_id"], p["message_id"], caption=p.get("caption"),
-                                  caption_entities=p.get("caption_entities"), reply_markup=markup)
-        elif method == "deleteMessage":
-            self.bot.delete_message(chat_id, p["message_id"])
-        elif method == "setMyCommands":
-            scope = types.BotCommandScopeChat(chat_id) if chat_id else types.BotCommandScopeDefault()
-            commands = [types.BotCommand(name, description) for name, description in p["commands"]]
-            self.bot.set_my_commands(commands, scope=scope, language_code=p.get("language_code"))
-        elif method == "sendHistory":
-            self._send_history(chat_id, p)
+        payload = json.loads(call["payload"])
+        if method == "sendHistory":
+            return self._send_history(chat_id, payload)
+        params = {k: v for k, v in payload.items() if k not in NOTES}
+        if method == "setMyCommands":
+            params["commands"] = [{"command": name, "description": text} for name, text in params["commands"]]
+            params["scope"] = {"type": "chat", "chat_id": chat_id} if chat_id else {"type": "default"}
         else:
-            raise ValueError(f"unknown outbox method {method!r}")
+            params["chat_id"] = chat_id
+        return self.api.call(method, params)
 
-    def _send_history(self, chat_id: int, p: dict[str, Any]) -> None:
+    def _send_history(self, chat_id: int, p: dict[str, Any]) -> Any:
         """Build the history file on disk, streaming rows from the database, and send it."""
         conn = self._conn()
         client = db.get_client(conn, p["client_id"])
         caption = texts.t(p["lang"], "history_caption", name=client["name"], client_id=client["user_id"])
-        upload_document(self.bot.token, chat_id, f"history_{client['user_id']}.txt", caption,
-                        lambda out: write_history(conn, client, p["lang"], out))
+        now = time.time()
+        return self.api.upload("sendDocument", {"chat_id": chat_id, "caption": caption}, "document",
+                               f"history_{client['user_id']}.txt",
+                               lambda out: write_history(conn, client, p["lang"], now, out))

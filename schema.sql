@@ -110,6 +110,21 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (chat_id, id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_done ON outbox (done_at) WHERE status <> 'pending';
 
+-- The copies Telegram made of relayed messages: the copy's chat and id, the original's, and the
+-- dialog. Written when the relay is marked sent, so a reply to a copy finds its client and an
+-- edit of the original finds the copy to edit. source_message_id is NULL for a notice the desk
+-- wrote about a client (the new-client card), which belongs to the dialog all the same.
+CREATE TABLE IF NOT EXISTS message_links (
+    chat_id           INTEGER NOT NULL,
+    message_id        INTEGER NOT NULL,
+    source_chat_id    INTEGER NOT NULL,
+    source_message_id INTEGER,
+    dialog_id         INTEGER NOT NULL REFERENCES dialogs (id),
+    created_at        REAL    NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS message_links_by_source ON message_links (source_chat_id, source_message_id);
+
 -- Updates whose effects are committed: a redelivered update is recognised and skipped.
 -- Pruned after two days (Telegram keeps an unconfirmed update for 24 hours).
 CREATE TABLE IF NOT EXISTS processed_updates (
@@ -133,4 +148,4 @@ CREATE TABLE IF NOT EXISTS register_attempts (
     locked_until REAL
 );
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -29,15 +29,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "agent_only": "Sorry, this command is for support agents only. Just write your question here.",
         "unknown_command": "I don't know that command.",
         "help_client": "Write your question here, and a support agent will answer in this chat. "
-                       "You can send text, photos, files, voice messages — anything.\n\n"
-                       "/start — start over and tell us your name\n/help — this help",
+                       "You can send text, photos, files, voice messages — anything.",
         "help_agent": "You are a support agent. Clients are given to you automatically; "
-                      "everything you write in this chat goes to your current client.\n\n"
-                      "/available — switch whether you take new clients\n"
-                      "/end_chat — close the current ticket\n"
-                      "/history — the current client's full history as a file\n"
-                      "/history <client_id> — any client's history\n"
-                      "/stats — your work and the queue\n/help — this help",
+                      "everything you write in this chat goes to your current client.",
         "register_usage": "Usage: /register_support <token>\nThe token is given by the desk's administrator.",
         "register_wrong": "Wrong token. Attempts left before a {minutes}-minute lockout: {left}.",
         "register_locked": "Too many wrong tokens. Try again in {minutes} min.",
@@ -57,7 +51,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "history_no_dialog": "You have no active dialog. Use /history <client_id> for a client's history.",
         "history_unknown": "There is no client with id {client_id}.",
         "history_caption": "History of {name} (id {client_id})",
-        "history_title": "Support history of {name} (id {client_id}), exported {time} UTC",
+        "history_title": "Support history of {name} (id {client_id}), exported {time} {zone}",
         "history_dialog": "--- Dialog #{dialog_id} ---",
         "history_empty": "(no messages yet)",
         "stats": "Your work\n"
@@ -73,10 +67,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "client_blocked": "{name} has blocked the bot, so the ticket was closed.",
         "delivery_failed": "This message could not be delivered: {reason}",
         "cmd_start": "Start and tell us your name",
+        "cmd_register_support": "Become a support agent (the token comes from the administrator)",
         "cmd_help": "Help",
         "cmd_available": "Switch availability for new clients",
         "cmd_end_chat": "Close the current ticket",
-        "cmd_history": "The client's history as a file",
+        "cmd_history": "The client's whole history as a file (or any client's by id)",
         "cmd_stats": "Your statistics",
         "who_client": "Client",
         "who_agent": "Agent",
@@ -104,15 +99,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "agent_only": "Извините, эта команда только для специалистов поддержки. Просто напишите ваш вопрос.",
         "unknown_command": "Такой команды я не знаю.",
         "help_client": "Напишите ваш вопрос здесь — специалист поддержки ответит в этом чате. "
-                       "Можно отправлять текст, фото, файлы, голосовые — что угодно.\n\n"
-                       "/start — начать заново и назвать своё имя\n/help — эта справка",
+                       "Можно отправлять текст, фото, файлы, голосовые — что угодно.",
         "help_agent": "Вы — специалист поддержки. Клиенты назначаются вам автоматически; "
-                      "всё, что вы пишете в этот чат, уходит текущему клиенту.\n\n"
-                      "/available — принимать ли новых клиентов\n"
-                      "/end_chat — закрыть текущее обращение\n"
-                      "/history — вся история текущего клиента файлом\n"
-                      "/history <id_клиента> — история любого клиента\n"
-                      "/stats — ваша работа и очередь\n/help — эта справка",
+                      "всё, что вы пишете в этот чат, уходит текущему клиенту.",
         "register_usage": "Использование: /register_support <токен>\nТокен выдаёт администратор поддержки.",
         "register_wrong": "Неверный токен. Осталось попыток до блокировки на {minutes} мин: {left}.",
         "register_locked": "Слишком много неверных токенов. Попробуйте через {minutes} мин.",
@@ -132,7 +121,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "history_no_dialog": "У вас нет активного диалога. Используйте /history <id_клиента>.",
         "history_unknown": "Клиента с id {client_id} нет.",
         "history_caption": "История клиента {name} (id {client_id})",
-        "history_title": "История обращений клиента {name} (id {client_id}), выгружена {time} UTC",
+        "history_title": "История обращений клиента {name} (id {client_id}), выгружена {time} {zone}",
         "history_dialog": "--- Диалог №{dialog_id} ---",
         "history_empty": "(сообщений пока нет)",
         "stats": "Ваша работа\n"
@@ -148,10 +137,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "client_blocked": "{name} заблокировал(а) бота, обращение закрыто.",
         "delivery_failed": "Это сообщение не удалось доставить: {reason}",
         "cmd_start": "Начать и назвать своё имя",
+        "cmd_register_support": "Стать специалистом поддержки (токен выдаёт администратор)",
         "cmd_help": "Справка",
         "cmd_available": "Принимать ли новых клиентов",
         "cmd_end_chat": "Закрыть текущее обращение",
-        "cmd_history": "История клиента файлом",
+        "cmd_history": "Вся история клиента файлом (или любого клиента по id)",
         "cmd_stats": "Ваша статистика",
         "who_client": "Клиент",
         "who_agent": "Специалист",

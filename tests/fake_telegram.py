@@ -246,7 +246,9 @@ class FakeTelegram:
                 elif body and ctype.startswith("application/x-www-form-urlencoded"):
                     params.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
                 elif body and ctype.startswith("application/json"):
-                    params.update(json.loads(body))
+                    # Nested objects as the query-string form carries them: JSON text.
+                    params.update({k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                                   for k, v in json.loads(body).items()})
                 segments = parts.path.strip("/").split("/")
                 token = segments[0][3:] if segments and segments[0].startswith("bot") else ""
                 method = segments[1] if len(segments) > 1 else ""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from harness import SUPPORT_TOKEN, name_client, register_agent
 
+from handlers.table import help_text
 from texts import RELAY_HEADER, t
 
-AGENT_HELP = t("en", "help_agent")
+AGENT_HELP = help_text("agent", "en")
 
 
 def test_registration_with_the_right_token_removes_the_secret_from_the_chat(fake, desk):
@@ -208,7 +209,7 @@ def test_help_depends_on_the_role(fake, desk):
     client.send("/help")
     desk.settle()
     assert agent.texts()[-1] == AGENT_HELP
-    assert client.texts() == [t("en", "help_client")]
+    assert client.texts() == [help_text("client", "en")]
     agent.send("/start")
     desk.settle()
     assert agent.texts()[-1] == AGENT_HELP

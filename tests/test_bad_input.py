@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from harness import register_agent
 
+from handlers.table import help_text
 from texts import RELAY_HEADER, t
 
 
@@ -18,9 +19,9 @@ def test_unknown_commands_get_help_and_are_not_relayed(fake, desk, command):
     client.send(command)
     desk.settle()
     if command.startswith("/help"):
-        assert client.texts()[-1] == t("en", "help_client")
+        assert client.texts()[-1] == help_text("client", "en")
     else:
-        assert client.texts()[-1] == t("en", "unknown_command") + "\n\n" + t("en", "help_client")
+        assert client.texts()[-1] == t("en", "unknown_command") + "\n\n" + help_text("client", "en")
     assert len(agent.inbox()) == before
 
 
@@ -29,7 +30,7 @@ def test_unknown_command_from_an_agent_gets_the_agent_help(fake, desk):
     register_agent(desk, agent)
     agent.send("/endchat")
     desk.settle()
-    assert agent.texts()[-1] == t("en", "unknown_command") + "\n\n" + t("en", "help_agent")
+    assert agent.texts()[-1] == t("en", "unknown_command") + "\n\n" + help_text("agent", "en")
 
 
 def test_text_that_only_looks_like_a_path_is_a_normal_message(fake, desk):

@@ -6,10 +6,10 @@ import pytest
 from fake_telegram import media
 from harness import register_agent
 
-import delivery
+from desk import relay
 from texts import RELAY_HEADER
 
-CAPTIONED = sorted(delivery.CAPTIONED_TYPES)
+CAPTIONED = sorted(relay.CAPTIONED_TYPES)
 UNCAPTIONED = ["sticker", "video_note", "location", "contact", "venue", "dice"]
 
 
@@ -77,7 +77,7 @@ def test_formatting_survives_both_ways(fake, desk, pair):
     agent.send("thank you", entities=[{"type": "italic", "offset": 0, "length": 5}])
     desk.settle()
     to_agent = agent.inbox()[-1]
-    shift = delivery.utf16_len(header() + "\n")
+    shift = relay.utf16_len(header() + "\n")
     assert to_agent["text"] == header() + "\nvery good"
     assert to_agent["entities"][1:] == [{**e, "offset": e["offset"] + shift} for e in bold]
     assert client.inbox()[-1]["entities"] == [{"type": "italic", "offset": 0, "length": 5}]

@@ -9,7 +9,8 @@ import time
 import pytest
 from harness import BOT_TOKEN, ROOT, SUPPORT_TOKEN, BotProcess, assert_no_secrets
 
-import bot
+import config
+import texts
 
 
 def run_bot(env: dict[str, str], cwd, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -41,7 +42,7 @@ def test_a_missing_or_malformed_setting_exits_2_naming_it(tmp_path, env, variabl
 
 
 def test_defaults():
-    settings = bot.load_settings(GOOD)
+    settings = config.load_settings(GOOD)
     assert (settings.database_path, settings.api_url, settings.online_window, settings.default_language,
             settings.log_level) == ("support.db", "https://api.telegram.org", 300, "ru", "INFO")
     assert SUPPORT_TOKEN not in repr(settings) and BOT_TOKEN not in repr(settings)
@@ -90,7 +91,7 @@ def test_a_409_conflict_is_logged_clearly_and_the_bot_keeps_trying(fake, desk):
     client = fake.user(10, "Carl")
     client.send("/start")
     desk.settle(timeout=40)
-    assert client.texts() == [bot.texts.t("en", "ask_name")]
+    assert client.texts() == [texts.t("en", "ask_name")]
 
 
 def test_data_survives_a_restart(fake, tmp_path):

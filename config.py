@@ -1,0 +1,114 @@
+"""The desk's settings, read from the environment (and .env), and its logging with secrets masked.
+
+Every setting is checked at start-up: a missing or malformed one raises ConfigError naming the
+variable, and bot.py turns that into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import texts
+
+log = logging.getLogger("desk")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The desk's configuration."""
+
+    bot_token: str = field(repr=False)
+    support_token: str = field(repr=False)
+    database_path: str = "support.db"
+    api_url: str = "https://api.telegram.org"
+    online_window: int = 300
+    default_language: str = "ru"
+    log_level: str = "INFO"
+    # Calls per second overall. Telegram allows about 30; tests raise it to drain faster.
+    send_rate: float = 28.0
+
+
+def _whole(name: str, value: str, low: int, high: int) -> int:
+    """A whole number in [low, high], or ConfigError naming the variable."""
+    if not re.fullmatch(r"\d+", value) or not low <= int(value) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def load_settings(env: dict[str, str]) -> Settings:
+    """Read and check every setting; raise ConfigError naming the first bad one."""
+    def get(name: str, default: str | None = None) -> str:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise ConfigError(f"{name} is not set (see .env.example)")
+        return default
+
+    bot_token = get("BOT_TOKEN")
+    if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", bot_token):
+        raise ConfigError("BOT_TOKEN is malformed: expected the form 123456:ABC-DEF... from @BotFather")
+    support_token = get("SUPPORT_TOKEN")
+    if len(support_token) < 16:
+        raise ConfigError("SUPPORT_TOKEN is too short: use at least 16 characters (see .env.example)")
+    api_url = get("TELEGRAM_API_URL", Settings.api_url).rstrip("/")
+    if not re.fullmatch(r"https?://\S+", api_url):
+        raise ConfigError("TELEGRAM_API_URL must start with http:// or https://")
+    window = get("ONLINE_WINDOW_SECONDS", str(Settings.online_window))
+    if not window.isdigit() or int(window) <= 0:
+        raise ConfigError("ONLINE_WINDOW_SECONDS must be a positive whole number of seconds")
+    language = get("DEFAULT_LANGUAGE", Settings.default_language).lower()
+    if language not in texts.LANGUAGES:
+        raise ConfigError(f"DEFAULT_LANGUAGE must be one of: {', '.join(texts.LANGUAGES)}")
+    level = get("LOG_LEVEL", Settings.log_level).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    send_rate = _whole("SEND_RATE", get("SEND_RATE", str(int(Settings.send_rate))), 1, 1000)
+    return Settings(bot_token=bot_token, support_token=support_token,
+                    database_path=get("DATABASE_PATH", Settings.database_path), api_url=api_url,
+                    online_window=int(window), default_language=language, log_level=level,
+                    send_rate=float(send_rate))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats records and masks secrets anywhere in the result, tracebacks included."""
+
+    def __init__(self, fmt: str, secrets: list[str]) -> None:
+        super().__init__(fmt)
+        # The HTTP library puts the bot token into every URL, and so into errors it raises.
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send every log line, the library's included, through one redacting handler."""
+    token_secret = settings.bot_token.split(":", 1)[1]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                            [settings.bot_token, token_secret, settings.support_token]))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    library = logging.getLogger("TeleBot")   # pyTelegramBotAPI's logger installs its own, unredacted handler
+    library.handlers.clear()
+    library.propagate = True
+    library.setLevel(settings.log_level)
+
+    # Uncaught errors are logged, hence redacted, instead of printed raw by Python.
+    def log_uncaught(exc_type: type, exc: BaseException, tb: Any) -> None:
+        log.critical("uncaught error", exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = log_uncaught
+    threading.excepthook = lambda args: log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)

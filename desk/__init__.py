@@ -1,0 +1,56 @@
+"""The desk's rules, free of Telegram: what happens to clients, agents and dialogs.
+
+Every rule takes a `Desk`: the database connection of the update being handled, the settings, and
+that update's clock value `now`. Rules read and write through db.py and say things by queueing
+calls in the outbox (desk.say, desk.call), in the same transaction as everything else the update
+does; delivery.py sends them later. Nothing here imports telebot or requests, so every rule can be
+called in a test with plain data.
+
+Modules, by concern:
+- data.py:     Person and Content, the plain data a rule gets from an update.
+- clients.py:  clients on first contact, naming, a client's message and where it goes.
+- routing.py:  opening a dialog, the queue, assigning clients to agents.
+- dialogs.py:  storing and relaying messages, closing dialogs, chats that vanished.
+- agents.py:   registration with the support token, availability, last seen.
+- stats.py:    an agent's figures.
+- relay.py:    how a relayed message looks (the client's name on it).
+- history.py:  the /history file.
+- clock.py:    days, stamps and durations, all in one time zone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import db
+import texts
+from config import Settings
+
+
+@dataclass
+class Desk:
+    """One update's view of the desk: its connection, the settings and its clock value."""
+
+    conn: sqlite3.Connection
+    settings: Settings
+    now: float
+
+    def lang(self, language_code: str | None) -> str:
+        """The desk's language for a Telegram language code."""
+        return texts.pick_language(language_code, self.settings.default_language)
+
+    def say(self, chat_id: int, lang: str, key: str, reply_markup: dict | None = None,
+            link: dict | None = None, **values: Any) -> None:
+        """Queue a text from texts.py for a chat."""
+        payload: dict[str, Any] = {"text": texts.t(lang, key, **values)}
+        if reply_markup:
+            payload["reply_markup"] = reply_markup
+        if link:
+            payload["link"] = link
+        self.call(chat_id, "sendMessage", payload)
+
+    def call(self, chat_id: int, method: str, payload: dict[str, Any]) -> None:
+        """Queue any Telegram call for a chat."""
+        db.enqueue_call(self.conn, chat_id, method, payload, self.now)

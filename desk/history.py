@@ -1,0 +1,44 @@
+"""The /history file: a client's every dialog and message as plain UTF-8 text, streamed row by row."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import IO
+
+import db
+import texts
+from desk import clock
+
+
+def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now: float, out: IO[bytes]) -> int:
+    """Write a client's whole history to `out`; returns the message count."""
+    out.write((texts.t(lang, "history_title", name=client["name"], client_id=client["user_id"],
+                       time=clock.stamp(now), zone=clock.ZONE_NAME) + "\n").encode("utf-8"))
+    who_client, who_agent = texts.t(lang, "who_client"), texts.t(lang, "who_agent")
+    count = 0
+    dialog = None
+    lines: list[str] = []
+    for row in db.iter_client_history(conn, client["user_id"]):
+        if row["dialog_id"] != dialog:
+            dialog = row["dialog_id"]
+            lines.append("\n" + texts.t(lang, "history_dialog", dialog_id=dialog))
+        if row["sender"] == "client":
+            who = f'{who_client} {row["client_name"]}'
+        else:
+            who = f'{who_agent} {row["agent_name"]}'
+        parts = [texts.media_label(lang, row["content_type"])] if row["content_type"] != "text" else []
+        if row["details"]:
+            parts.append(row["details"])
+        if row["text"]:
+            parts.append(row["text"])
+        lines.append(f'[{clock.stamp(row["created_at"])}] {who}: {" ".join(parts)}')
+        count += 1
+        if len(lines) >= 1000:
+            # Written in slices of a thousand lines: few calls, and memory stays flat.
+            out.write(("\n".join(lines) + "\n").encode("utf-8"))
+            lines.clear()
+    if lines:
+        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+    if count == 0:
+        out.write((texts.t(lang, "history_empty") + "\n").encode("utf-8"))
+    return count

@@ -1,0 +1,30 @@
+"""Messages that are not commands, and the client's /start."""
+
+from __future__ import annotations
+
+from telebot import types
+
+from desk import Desk, agents, clients, messages
+from handlers import table
+from handlers.guards import client_command
+from handlers.incoming import content_of, person_of
+
+
+@client_command
+def cmd_start(desk: Desk, m: types.Message) -> None:
+    """Greet a client and ask their name once; remind an agent what they can do."""
+    person = person_of(m)
+    if agents.seen_agent(desk, person) is not None:
+        table.send_help(desk, m.chat.id, table.AGENT, desk.lang(person.language_code))
+        return
+    clients.start(desk, person)
+
+
+def on_message(desk: Desk, m: types.Message) -> None:
+    """Relay any other message: an agent's to their client, a client's to their agent or the queue."""
+    person = person_of(m)
+    agent = agents.seen_agent(desk, person)
+    if agent is None:
+        clients.client_message(desk, person, content_of(m))
+    else:
+        messages.agent_message(desk, agent, content_of(m))
