@@ -39,6 +39,7 @@ import delivery
 from config import ConfigError, Settings, configure_logging, load_settings
 from desk import Desk, routing
 from handlers import Dispatcher, table
+from timers import Timers
 
 log = logging.getLogger("desk")
 
@@ -209,6 +210,7 @@ def main() -> None:
     sender = delivery.Sender(delivery.BotApi(settings.api_url, settings.bot_token), settings.database_path,
                              on_unreachable, limiter)
     poller = Poller(dispatcher, sender)
+    timers = Timers(settings.database_path, after_run=sender.wake)
     signal.signal(signal.SIGTERM, poller.request_stop)
     signal.signal(signal.SIGINT, poller.request_stop)
 
@@ -217,8 +219,10 @@ def main() -> None:
         with db.atomic(conn):
             table.queue_default_menus(dispatcher.desk(time.time()))
         sender.start()
+        timers.start()
         log.info("desk started as @%s with database %s", me.username, settings.database_path)
         poller.run()
+        timers.stop()
         sender.stop()
     conn.close()
     lock.close()

@@ -1,7 +1,10 @@
-"""Shared fixtures: a fresh database per test, and the real bot process against a fake Bot API.
+"""Shared fixtures: a fresh database per test; the desk in-process; the real bot process.
 
-Every end-to-end test runs `bot.py` as a subprocess, exactly as an operator would, with
-TELEGRAM_API_URL pointing at tests/fake_telegram.py on 127.0.0.1. No test touches the internet.
+Most tests use `app` (tests/inproc.py: update dicts through bot.handle_update, answers read from
+the outbox) and `people` (ready agents and clients). End-to-end tests (`fake` and `desk`) run
+`bot.py` as a subprocess, exactly as an operator would, with TELEGRAM_API_URL pointing at
+tests/fake_telegram.py on 127.0.0.1; they are kept for what needs the process. No test touches
+the internet.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_telegram import FakeTelegram, Faults  # noqa: E402
 from harness import BOT_TOKEN, BotProcess, assert_no_secrets  # noqa: E402
+from inproc import Desk, People, settings  # noqa: E402
 
 import db  # noqa: E402
 
@@ -30,6 +34,18 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     db.init_db(connection)
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def app(conn: sqlite3.Connection, tmp_path: Path) -> Desk:
+    """The desk in this process over the fresh database, its clock at inproc.START."""
+    return Desk(conn, settings(str(tmp_path / "unit.db")))
+
+
+@pytest.fixture
+def people(app: Desk) -> People:
+    """Ready-made agents and clients of `app`."""
+    return People(app)
 
 
 @pytest.fixture
