@@ -37,8 +37,8 @@ from telebot import apihelper, types
 import db
 import delivery
 from config import ConfigError, Settings, configure_logging, load_settings
-from desk import Desk, routing
-from handlers import Dispatcher, table
+from desk import Desk, queue, routing
+from handlers import Dispatcher
 from timers import Timers
 
 log = logging.getLogger("desk")
@@ -48,6 +48,7 @@ ALLOWED_UPDATES = ["message"]    # Telegram sends only these kinds
 KEEP_PROCESSED_UPDATES = 2 * 24 * 3600   # Telegram redelivers an unconfirmed update for 24 h
 KEEP_FINISHED_CALLS = 7 * 24 * 3600
 HOUSEKEEPING_EVERY = 3600
+QUEUE_ALERT_CHECK = 5            # seconds between looks for clients waiting too long
 
 
 class Shutdown(BaseException):
@@ -211,13 +212,16 @@ def main() -> None:
                              on_unreachable, limiter)
     poller = Poller(dispatcher, sender)
     timers = Timers(settings.database_path, after_run=sender.wake)
+    if settings.queue_alert_seconds:
+        timers.add("queue alerts", QUEUE_ALERT_CHECK,
+                   lambda job_conn, now: queue.alert_long_waits(Desk(job_conn, settings, now)))
     signal.signal(signal.SIGTERM, poller.request_stop)
     signal.signal(signal.SIGINT, poller.request_stop)
 
     me = check_bot_token(settings.bot_token, poller.stopping)
     if me is not None:
         with db.atomic(conn):
-            table.queue_default_menus(dispatcher.desk(time.time()))
+            dispatcher.start(time.time())
         sender.start()
         timers.start()
         log.info("desk started as @%s with database %s", me.username, settings.database_path)

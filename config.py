@@ -35,6 +35,12 @@ class Settings:
     log_level: str = "INFO"
     # Calls per second overall. Telegram allows about 30; tests raise it to drain faster.
     send_rate: float = 28.0
+    # Daily online backups go into this folder ("" = no automatic backups); the newest backup_keep stay.
+    backup_dir: str = ""
+    backup_keep: int = 7
+    max_chats_per_agent: int = 1
+    admin_ids: frozenset[int] = frozenset()
+    queue_alert_seconds: int = 600           # 0: no alerts
 
 
 def _whole(name: str, value: str, low: int, high: int) -> int:
@@ -42,6 +48,19 @@ def _whole(name: str, value: str, low: int, high: int) -> int:
     if not re.fullmatch(r"\d+", value) or not low <= int(value) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}")
     return int(value)
+
+
+def _id_list(name: str, value: str) -> frozenset[int]:
+    """Comma-separated Telegram user ids (spaces allowed), or ConfigError naming the variable."""
+    ids = set()
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not re.fullmatch(r"\d{1,19}", part) or int(part) == 0:
+            raise ConfigError(f"{name} must be comma-separated Telegram user ids (numbers), not {part!r}")
+        ids.add(int(part))
+    return frozenset(ids)
 
 
 def load_settings(env: dict[str, str]) -> Settings:
@@ -73,10 +92,17 @@ def load_settings(env: dict[str, str]) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     send_rate = _whole("SEND_RATE", get("SEND_RATE", str(int(Settings.send_rate))), 1, 1000)
+    backup_dir = env.get("BACKUP_DIR", "").strip()
+    backup_keep = _whole("BACKUP_KEEP", get("BACKUP_KEEP", str(Settings.backup_keep)), 1, 1000)
+    max_chats = _whole("MAX_CHATS_PER_AGENT", get("MAX_CHATS_PER_AGENT", "1"), 1, 20)
+    admin_ids = _id_list("ADMIN_IDS", env.get("ADMIN_IDS", ""))
+    queue_alert = _whole("QUEUE_ALERT_SECONDS", get("QUEUE_ALERT_SECONDS", "600"), 0, 7 * 24 * 3600)
     return Settings(bot_token=bot_token, support_token=support_token,
+                    backup_dir=backup_dir, backup_keep=backup_keep,
                     database_path=get("DATABASE_PATH", Settings.database_path), api_url=api_url,
                     online_window=int(window), default_language=language, log_level=level,
-                    send_rate=float(send_rate))
+                    send_rate=float(send_rate), max_chats_per_agent=max_chats, admin_ids=admin_ids,
+                    queue_alert_seconds=queue_alert)
 
 
 class RedactingFormatter(logging.Formatter):

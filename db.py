@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Upgrades of an existing database: MIGRATIONS[n] takes a database from version n to n + 1. A
 # migration does only what schema.sql's CREATE ... IF NOT EXISTS cannot (new columns, changed
@@ -35,6 +35,32 @@ MIGRATIONS: dict[int, str] = {
     """,
     # 2 -> 3: message_links (a new table, created by schema.sql itself).
     2: "",
+    # 3 -> 4: the team desk. Agents carry a count of open dialogs (several per agent now), a focus
+    # and a removal time; clients can be banned; dialogs remember queueing, alerts and transfers;
+    # history rows can be notes. saved_replies and desk_limits are new tables (schema.sql).
+    3: """
+        DROP TRIGGER IF EXISTS agent_busy_after_insert;
+        DROP TRIGGER IF EXISTS agent_busy_after_update;
+        DROP TRIGGER IF EXISTS agent_busy_after_delete;
+        DROP INDEX IF EXISTS agents_free_order;
+        DROP INDEX IF EXISTS one_open_dialog_per_agent;
+        DROP INDEX IF EXISTS queue_order;
+        ALTER TABLE support_agents ADD COLUMN open_dialogs INTEGER NOT NULL DEFAULT 0 CHECK (open_dialogs >= 0);
+        ALTER TABLE support_agents ADD COLUMN focus_client_id INTEGER;
+        ALTER TABLE support_agents ADD COLUMN removed_at REAL CHECK (removed_at IS NULL OR is_available = 0);
+        UPDATE support_agents SET open_dialogs = (
+            SELECT COUNT(*) FROM dialogs WHERE agent_id = support_agents.user_id AND status = 'open');
+        ALTER TABLE support_agents DROP COLUMN is_busy;
+        ALTER TABLE clients ADD COLUMN banned_at REAL;
+        ALTER TABLE clients ADD COLUMN ban_reason TEXT;
+        ALTER TABLE clients ADD COLUMN ban_notified INTEGER NOT NULL DEFAULT 0 CHECK (ban_notified IN (0, 1));
+        ALTER TABLE dialogs ADD COLUMN queued_at REAL;
+        ALTER TABLE dialogs ADD COLUMN requeued INTEGER NOT NULL DEFAULT 0 CHECK (requeued IN (0, 1));
+        ALTER TABLE dialogs ADD COLUMN alerted_at REAL;
+        ALTER TABLE dialogs ADD COLUMN transferred_from INTEGER;
+        UPDATE dialogs SET queued_at = created_at WHERE status = 'queued';
+        ALTER TABLE chat_history ADD COLUMN kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note'));
+    """,
 }
 
 
@@ -145,19 +171,39 @@ def record_failed_update(
 
 
 def get_agent(conn: sqlite3.Connection, user_id: int) -> sqlite3.Row | None:
-    """The agent with this Telegram id, or None."""
-    return conn.execute("SELECT * FROM support_agents WHERE user_id = ?", (user_id,)).fetchone()
+    """The agent with this Telegram id, or None (also for a removed agent)."""
+    return conn.execute(
+        "SELECT * FROM support_agents WHERE user_id = ? AND removed_at IS NULL", (user_id,)
+    ).fetchone()
+
+
+def find_agent_by_username(conn: sqlite3.Connection, username: str) -> sqlite3.Row | None:
+    """The agent with this @username (case-insensitive), or None."""
+    return conn.execute(
+        "SELECT * FROM support_agents WHERE lower(username) = lower(?) AND removed_at IS NULL", (username,)
+    ).fetchone()
 
 
 def register_agent(
     conn: sqlite3.Connection, user_id: int, name: str, username: str | None,
     language_code: str | None, now: float,
 ) -> None:
-    """Add a support agent, available at once."""
+    """Add a support agent, available at once (a removed agent comes back)."""
     conn.execute(
         "INSERT INTO support_agents (user_id, name, username, language_code, is_available,"
-        " last_seen_at, registered_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+        " last_seen_at, registered_at) VALUES (?, ?, ?, ?, 1, ?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username,"
+        " language_code = excluded.language_code, is_available = 1, last_seen_at = excluded.last_seen_at,"
+        " registered_at = excluded.registered_at, removed_at = NULL, focus_client_id = NULL",
         (user_id, name, username, language_code, now, now),
+    )
+
+
+def remove_agent(conn: sqlite3.Connection, user_id: int, now: float) -> None:
+    """Stop a person being an agent; their row stays for the history's sake."""
+    conn.execute(
+        "UPDATE support_agents SET is_available = 0, removed_at = ?, focus_client_id = NULL WHERE user_id = ?",
+        (now, user_id),
     )
 
 
@@ -178,34 +224,68 @@ def set_agent_available(conn: sqlite3.Connection, user_id: int, available: bool)
     )
 
 
+def set_focus(conn: sqlite3.Connection, agent_id: int, client_id: int | None) -> None:
+    """Make a client the agent's focus (None: no focus)."""
+    conn.execute("UPDATE support_agents SET focus_client_id = ? WHERE user_id = ?", (client_id, agent_id))
+
+
 def list_agent_ids(conn: sqlite3.Connection) -> list[int]:
-    """Every registered agent's id."""
-    return [r[0] for r in conn.execute("SELECT user_id FROM support_agents ORDER BY user_id")]
+    """Every current agent's id."""
+    return [r[0] for r in conn.execute(
+        "SELECT user_id FROM support_agents WHERE removed_at IS NULL ORDER BY user_id")]
+
+
+def list_agents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every current agent, by name."""
+    return conn.execute(
+        "SELECT * FROM support_agents WHERE removed_at IS NULL ORDER BY name, user_id"
+    ).fetchall()
+
+
+def list_available_agents(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Agents switched to available."""
+    return conn.execute("SELECT * FROM support_agents WHERE is_available = 1 ORDER BY user_id").fetchall()
 
 
 def count_available_agents(conn: sqlite3.Connection) -> int:
-    """How many agents are switched to available (busy or not)."""
+    """How many agents are switched to available (with room or not)."""
     return conn.execute("SELECT COUNT(*) FROM support_agents WHERE is_available = 1").fetchone()[0]
 
 
+def agents_with_room(conn: sqlite3.Connection, max_chats: int) -> list[int]:
+    """Ids of available agents with fewer open dialogs than the limit."""
+    return [r[0] for r in conn.execute(
+        "SELECT user_id FROM support_agents WHERE is_available = 1 AND open_dialogs < ?", (max_chats,))]
+
+
+def set_max_chats(conn: sqlite3.Connection, max_chats: int) -> None:
+    """Record the limit of open dialogs per agent, which the schema's triggers enforce."""
+    conn.execute(
+        "INSERT INTO desk_limits (id, max_chats_per_agent) VALUES (1, ?)"
+        " ON CONFLICT (id) DO UPDATE SET max_chats_per_agent = excluded.max_chats_per_agent",
+        (max_chats,),
+    )
+
+
 def find_available_support(
-    conn: sqlite3.Connection, now: float, online_window: float
+    conn: sqlite3.Connection, now: float, online_window: float, max_chats: int = 1
 ) -> sqlite3.Row | None:
-    """The free agent to take the next client: recently online first, then longest since a dialog."""
-    # Two tiers, each an ordered walk of the agents_free_order index that stops at the first free
-    # agent: (1) available and seen within the online window, (2) any available agent. Within a
-    # tier the agent whose last dialog ended longest ago wins; NULL (never had one) sorts first.
+    """The agent to take the next client: recently online first, then least loaded, then longest idle."""
+    # Two tiers, each an ordered walk of the agents_by_load index that stops at the first agent with
+    # room: (1) available and seen within the online window, (2) any available agent. Within a tier
+    # the fewest open dialogs win, then the agent whose last dialog ended longest ago (NULL: never
+    # had one, first), then the lower id.
     return conn.execute(
         "SELECT * FROM ("
         " SELECT 1 AS tier, * FROM (SELECT * FROM support_agents"
-        "  WHERE is_available = 1 AND is_busy = 0 AND last_seen_at >= ?"
-        "  ORDER BY last_dialog_ended_at, user_id LIMIT 1)"
+        "  WHERE is_available = 1 AND open_dialogs < ? AND last_seen_at >= ?"
+        "  ORDER BY open_dialogs, last_dialog_ended_at, user_id LIMIT 1)"
         " UNION ALL"
         " SELECT 2 AS tier, * FROM (SELECT * FROM support_agents"
-        "  WHERE is_available = 1 AND is_busy = 0"
-        "  ORDER BY last_dialog_ended_at, user_id LIMIT 1)"
+        "  WHERE is_available = 1 AND open_dialogs < ?"
+        "  ORDER BY open_dialogs, last_dialog_ended_at, user_id LIMIT 1)"
         ") ORDER BY tier LIMIT 1",
-        (now - online_window,),
+        (max_chats, now - online_window, max_chats),
     ).fetchone()
 
 
@@ -290,6 +370,33 @@ def set_client_name(conn: sqlite3.Connection, user_id: int, name: str) -> None:
     )
 
 
+def ban_client(conn: sqlite3.Connection, user_id: int, reason: str | None, now: float) -> None:
+    """Ban a client: from now on their messages are only stored."""
+    conn.execute(
+        "UPDATE clients SET banned_at = ?, ban_reason = ?, ban_notified = 0 WHERE user_id = ?",
+        (now, reason, user_id),
+    )
+
+
+def unban_client(conn: sqlite3.Connection, user_id: int) -> None:
+    """Lift a client's ban."""
+    conn.execute(
+        "UPDATE clients SET banned_at = NULL, ban_reason = NULL, ban_notified = 0 WHERE user_id = ?", (user_id,)
+    )
+
+
+def mark_ban_notified(conn: sqlite3.Connection, user_id: int) -> None:
+    """Remember that a banned client was told once."""
+    conn.execute("UPDATE clients SET ban_notified = 1 WHERE user_id = ?", (user_id,))
+
+
+def list_banned(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Banned clients, most recent ban first."""
+    return conn.execute(
+        "SELECT * FROM clients WHERE banned_at IS NOT NULL ORDER BY banned_at DESC, user_id"
+    ).fetchall()
+
+
 # --- Dialogs and the queue -----------------------------------------------------------------------
 
 
@@ -305,11 +412,46 @@ def live_dialog_for_client(conn: sqlite3.Connection, client_id: int) -> sqlite3.
     ).fetchone()
 
 
-def open_dialog_for_agent(conn: sqlite3.Connection, agent_id: int) -> sqlite3.Row | None:
-    """The dialog the agent is in now, if any."""
+def latest_dialog_for_client(conn: sqlite3.Connection, client_id: int) -> sqlite3.Row | None:
+    """The client's most recent dialog, whatever its state."""
     return conn.execute(
-        "SELECT * FROM dialogs WHERE agent_id = ? AND status = 'open'", (agent_id,)
+        "SELECT * FROM dialogs WHERE client_id = ? ORDER BY id DESC LIMIT 1", (client_id,)
     ).fetchone()
+
+
+def add_closed_dialog(conn: sqlite3.Connection, client_id: int, now: float) -> int:
+    """A dialog that is closed from the start: where a banned client's messages are kept."""
+    return conn.execute(
+        "INSERT INTO dialogs (client_id, status, created_at, closed_at) VALUES (?, 'closed', ?, ?)",
+        (client_id, now, now),
+    ).lastrowid
+
+
+def open_dialogs_for_agent(conn: sqlite3.Connection, agent_id: int) -> list[sqlite3.Row]:
+    """The agent's open dialogs, oldest first, with the client's name and whether they await an answer."""
+    return conn.execute(
+        "SELECT d.*, c.name AS client_name,"
+        " (SELECT h.sender FROM chat_history AS h WHERE h.dialog_id = d.id AND h.kind = 'message'"
+        "  ORDER BY h.id DESC LIMIT 1) = 'client' AS awaiting_answer"
+        " FROM dialogs AS d JOIN clients AS c ON c.user_id = d.client_id"
+        " WHERE d.agent_id = ? AND d.status = 'open' ORDER BY d.assigned_at, d.id",
+        (agent_id,),
+    ).fetchall()
+
+
+def open_dialog_for_agent(conn: sqlite3.Connection, agent_id: int) -> sqlite3.Row | None:
+    """The agent's oldest open dialog, if any."""
+    return conn.execute(
+        "SELECT * FROM dialogs WHERE agent_id = ? AND status = 'open' ORDER BY assigned_at, id LIMIT 1",
+        (agent_id,),
+    ).fetchone()
+
+
+def count_open_dialogs(conn: sqlite3.Connection, agent_id: int) -> int:
+    """How many open dialogs the agent has."""
+    return conn.execute(
+        "SELECT open_dialogs FROM support_agents WHERE user_id = ?", (agent_id,)
+    ).fetchone()[0]
 
 
 def assign_client(conn: sqlite3.Connection, client_id: int, agent_id: int, now: float) -> int:
@@ -324,7 +466,8 @@ def assign_client(conn: sqlite3.Connection, client_id: int, agent_id: int, now: 
             return conn.execute(
                 "SELECT id FROM dialogs WHERE client_id = ? AND status = 'open'", (client_id,)
             ).fetchone()[0]
-        # The partial unique indexes reject a second live dialog for the client or the agent.
+        # The partial unique index rejects a second live dialog for the client; a trigger, an
+        # agent beyond the limit.
         return conn.execute(
             "INSERT INTO dialogs (client_id, agent_id, status, created_at, assigned_at)"
             " VALUES (?, ?, 'open', ?, ?)",
@@ -335,16 +478,35 @@ def assign_client(conn: sqlite3.Connection, client_id: int, agent_id: int, now: 
 def enqueue_client(conn: sqlite3.Connection, client_id: int, now: float) -> int:
     """Put the client in the queue with a new dialog; returns the dialog id."""
     return conn.execute(
-        "INSERT INTO dialogs (client_id, status, created_at) VALUES (?, 'queued', ?)",
-        (client_id, now),
+        "INSERT INTO dialogs (client_id, status, created_at, queued_at) VALUES (?, 'queued', ?, ?)",
+        (client_id, now, now),
     ).lastrowid
+
+
+def requeue_dialog(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
+    """Hand an open dialog back to the head of the queue (its agent was removed)."""
+    conn.execute(
+        "UPDATE dialogs SET status = 'queued', agent_id = NULL, assigned_at = NULL, requeued = 1,"
+        " queued_at = ?, alerted_at = NULL WHERE id = ? AND status = 'open'",
+        (now, dialog_id),
+    )
+
+
+def transfer_dialog(conn: sqlite3.Connection, dialog_id: int, to_agent: int, now: float) -> None:
+    """Move an open dialog to another agent (who must have room: the schema checks)."""
+    conn.execute(
+        "UPDATE dialogs SET transferred_from = agent_id, agent_id = ?, assigned_at = ?"
+        " WHERE id = ? AND status = 'open'",
+        (to_agent, now, dialog_id),
+    )
 
 
 def queue_position(conn: sqlite3.Connection, dialog_id: int) -> int:
     """1-based place of a queued dialog in the queue."""
     return conn.execute(
         "SELECT COUNT(*) FROM dialogs AS q, dialogs AS me WHERE me.id = ? AND q.status = 'queued'"
-        " AND (q.created_at < me.created_at OR (q.created_at = me.created_at AND q.id <= me.id))",
+        " AND (q.requeued > me.requeued OR (q.requeued = me.requeued AND (q.created_at < me.created_at"
+        " OR (q.created_at = me.created_at AND q.id <= me.id))))",
         (dialog_id,),
     ).fetchone()[0]
 
@@ -354,11 +516,42 @@ def queue_length(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM dialogs WHERE status = 'queued'").fetchone()[0]
 
 
+def longest_wait_since(conn: sqlite3.Connection) -> float | None:
+    """When the longest-waiting client entered the queue, or None if nobody waits."""
+    return conn.execute("SELECT MIN(queued_at) FROM dialogs WHERE status = 'queued'").fetchone()[0]
+
+
 def next_queued_dialog(conn: sqlite3.Connection) -> sqlite3.Row | None:
-    """The dialog that has waited longest, or None if the queue is empty."""
+    """The dialog at the head of the queue, or None if the queue is empty."""
     return conn.execute(
-        "SELECT * FROM dialogs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+        "SELECT * FROM dialogs WHERE status = 'queued' ORDER BY requeued DESC, created_at, id LIMIT 1"
     ).fetchone()
+
+
+def list_queue(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """The waiting clients in order, with their name and the first words of their first message."""
+    return conn.execute(
+        "SELECT d.*, c.name AS client_name,"
+        " (SELECT COALESCE(h.text, h.details, h.content_type) FROM chat_history AS h"
+        "  WHERE h.dialog_id = d.id AND h.sender = 'client' ORDER BY h.id LIMIT 1) AS first_text"
+        " FROM dialogs AS d JOIN clients AS c ON c.user_id = d.client_id"
+        " WHERE d.status = 'queued' ORDER BY d.requeued DESC, d.created_at, d.id"
+    ).fetchall()
+
+
+def dialogs_waiting_since(conn: sqlite3.Connection, before: float) -> list[sqlite3.Row]:
+    """Queued dialogs that entered the queue before `before` and no one was alerted about yet."""
+    return conn.execute(
+        "SELECT d.*, c.name AS client_name FROM dialogs AS d JOIN clients AS c ON c.user_id = d.client_id"
+        " WHERE d.status = 'queued' AND d.queued_at < ? AND d.alerted_at IS NULL"
+        " ORDER BY d.requeued DESC, d.created_at, d.id",
+        (before,),
+    ).fetchall()
+
+
+def mark_alerted(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
+    """Remember that a long wait was reported."""
+    conn.execute("UPDATE dialogs SET alerted_at = ? WHERE id = ?", (now, dialog_id))
 
 
 def close_dialog(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
@@ -389,13 +582,13 @@ def mark_first_response(conn: sqlite3.Connection, dialog_id: int, now: float) ->
 def add_message(
     conn: sqlite3.Connection, *, dialog_id: int, client_id: int, sender: str, agent_id: int | None,
     message_id: int, content_type: str, text: str | None, entities: list[dict] | None,
-    details: str | None, now: float,
+    details: str | None, now: float, kind: str = "message",
 ) -> int:
-    """Store one message of a dialog; returns its history id."""
+    """Store one message (or an agent's note) of a dialog; returns its history id."""
     return conn.execute(
-        "INSERT INTO chat_history (dialog_id, client_id, sender, agent_id, message_id, content_type,"
-        " text, entities, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (dialog_id, client_id, sender, agent_id, message_id, content_type, text,
+        "INSERT INTO chat_history (dialog_id, client_id, sender, kind, agent_id, message_id, content_type,"
+        " text, entities, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (dialog_id, client_id, sender, kind, agent_id, message_id, content_type, text,
          json.dumps(entities, ensure_ascii=False) if entities else None, details, now),
     ).lastrowid
 
@@ -407,11 +600,19 @@ def dialog_messages(conn: sqlite3.Connection, dialog_id: int) -> list[sqlite3.Ro
     ).fetchall()
 
 
+def client_messages_since(conn: sqlite3.Connection, dialog_id: int, since: float) -> list[sqlite3.Row]:
+    """A dialog's client messages stored at or after `since`, in order."""
+    return conn.execute(
+        "SELECT * FROM chat_history WHERE dialog_id = ? AND sender = 'client' AND created_at >= ? ORDER BY id",
+        (dialog_id, since),
+    ).fetchall()
+
+
 def iter_client_history(conn: sqlite3.Connection, client_id: int) -> Iterator[sqlite3.Row]:
     """Every message of every dialog of a client, oldest first, read lazily."""
     # A cursor, not fetchall(): a history of 100,000 messages is streamed into the export file.
     return conn.execute(
-        "SELECT h.created_at, h.dialog_id, h.sender, h.content_type, h.text, h.details,"
+        "SELECT h.created_at, h.dialog_id, h.sender, h.kind, h.content_type, h.text, h.details,"
         " c.name AS client_name, a.name AS agent_name, h.agent_id"
         " FROM chat_history AS h JOIN clients AS c ON c.user_id = h.client_id"
         " LEFT JOIN support_agents AS a ON a.user_id = h.agent_id"
@@ -431,9 +632,54 @@ def agent_stats(conn: sqlite3.Connection, agent_id: int, day_start: float) -> di
         (day_start, agent_id),
     ).fetchone()
     messages = conn.execute(
-        "SELECT COUNT(*) FROM chat_history WHERE agent_id = ?", (agent_id,)
+        "SELECT COUNT(*) FROM chat_history WHERE agent_id = ? AND kind = 'message'", (agent_id,)
     ).fetchone()[0]
     return {**dict(row), "messages": messages}
+
+
+# --- Saved replies -------------------------------------------------------------------------------
+
+
+def save_reply(conn: sqlite3.Connection, name: str, text: str, author_id: int, now: float) -> None:
+    """Add or replace a saved reply."""
+    conn.execute(
+        "INSERT INTO saved_replies (name, text, created_by, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET text = excluded.text, created_by = excluded.created_by,"
+        " created_at = excluded.created_at",
+        (name, text, author_id, now),
+    )
+
+
+def delete_reply(conn: sqlite3.Connection, name: str) -> bool:
+    """Delete a saved reply; False if there was none by that name."""
+    return conn.execute("DELETE FROM saved_replies WHERE name = ?", (name,)).rowcount == 1
+
+
+def get_reply(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    """The saved reply with this name, or None."""
+    return conn.execute("SELECT * FROM saved_replies WHERE name = ?", (name,)).fetchone()
+
+
+def list_replies(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every saved reply, by name."""
+    return conn.execute("SELECT * FROM saved_replies ORDER BY name").fetchall()
+
+
+# --- Team figures --------------------------------------------------------------------------------
+
+
+def team_stats(conn: sqlite3.Connection, day_start: float) -> list[sqlite3.Row]:
+    """For every current agent: dialogs closed today and in total, average first response and length."""
+    return conn.execute(
+        "SELECT a.user_id, a.name, a.open_dialogs,"
+        " COUNT(d.id) AS dialogs_total, COALESCE(SUM(d.closed_at >= ?), 0) AS dialogs_today,"
+        " AVG(d.first_response_at - d.assigned_at) AS avg_first_response,"
+        " AVG(d.closed_at - d.assigned_at) AS avg_duration"
+        " FROM support_agents AS a"
+        " LEFT JOIN dialogs AS d ON d.agent_id = a.user_id AND d.status = 'closed'"
+        " WHERE a.removed_at IS NULL GROUP BY a.user_id ORDER BY a.name, a.user_id",
+        (day_start,),
+    ).fetchall()
 
 
 # --- Outbox --------------------------------------------------------------------------------------
@@ -543,3 +789,21 @@ def prune_outbox(conn: sqlite3.Connection, before: float) -> int:
     return conn.execute(
         "DELETE FROM outbox WHERE status <> 'pending' AND done_at < ?", (before,)
     ).rowcount
+
+
+# --- Backups and checks (backup.py, `bot.py check`) ----------------------------------------------
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version stored in the database file (0 for a new, empty one)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def integrity_check(conn: sqlite3.Connection) -> list[str]:
+    """SQLite's own check of the whole file: ["ok"], or the problems it found."""
+    return [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+
+
+def use_rollback_journal(conn: sqlite3.Connection) -> None:
+    """Switch a database (a backup copy) out of WAL mode, so that it is one self-contained file."""
+    conn.execute("PRAGMA journal_mode = DELETE").fetchone()

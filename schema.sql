@@ -12,14 +12,25 @@ CREATE TABLE IF NOT EXISTS support_agents (
     last_seen_at         REAL    NOT NULL,
     last_dialog_ended_at REAL,            -- NULL: never finished a dialog, so first in line
     registered_at        REAL    NOT NULL,
-    -- 1 while the agent has an open dialog; kept by the triggers below, never by hand.
-    is_busy              INTEGER NOT NULL DEFAULT 0 CHECK (is_busy IN (0, 1))
+    -- How many open dialogs the agent has; kept by the triggers below, never by hand.
+    open_dialogs         INTEGER NOT NULL DEFAULT 0 CHECK (open_dialogs >= 0),
+    -- The client a message that is not a reply goes to (when the agent has several dialogs).
+    focus_client_id      INTEGER,
+    -- Set by /remove_support: no longer an agent (the row stays: the history names them).
+    removed_at           REAL CHECK (removed_at IS NULL OR is_available = 0)
 );
 
--- find_available_support walks free agents in tie-break order without sorting the table, and
--- without stepping over busy ones: the index holds only available agents with no open dialog.
-CREATE INDEX IF NOT EXISTS agents_free_order
-    ON support_agents (last_dialog_ended_at, user_id) WHERE is_available = 1 AND is_busy = 0;
+-- find_available_support walks available agents least loaded first, in tie-break order, without
+-- sorting the table: the index holds only available agents.
+CREATE INDEX IF NOT EXISTS agents_by_load
+    ON support_agents (open_dialogs, last_dialog_ended_at, user_id) WHERE is_available = 1;
+
+-- The desk's limits as the running process set them at start-up (one row), so the schema itself
+-- can refuse an assignment beyond MAX_CHATS_PER_AGENT, whatever the code does.
+CREATE TABLE IF NOT EXISTS desk_limits (
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),
+    max_chats_per_agent INTEGER NOT NULL CHECK (max_chats_per_agent BETWEEN 1 AND 20)
+);
 
 CREATE TABLE IF NOT EXISTS clients (
     user_id       INTEGER PRIMARY KEY,
@@ -27,7 +38,10 @@ CREATE TABLE IF NOT EXISTS clients (
     username      TEXT,
     language_code TEXT,
     awaiting_name INTEGER NOT NULL DEFAULT 0 CHECK (awaiting_name IN (0, 1)),
-    created_at    REAL    NOT NULL
+    created_at    REAL    NOT NULL,
+    banned_at     REAL,                   -- set by /ban: stored, never relayed, queued or answered
+    ban_reason    TEXT,
+    ban_notified  INTEGER NOT NULL DEFAULT 0 CHECK (ban_notified IN (0, 1))
 );
 
 -- A dialog (ticket) is queued until an agent takes it, open while they talk, closed at the end.
@@ -40,36 +54,61 @@ CREATE TABLE IF NOT EXISTS dialogs (
     assigned_at       REAL,
     first_response_at REAL,
     closed_at         REAL,
+    queued_at         REAL,               -- when it (last) entered the queue
+    requeued          INTEGER NOT NULL DEFAULT 0 CHECK (requeued IN (0, 1)),  -- back from a removed agent
+    alerted_at        REAL,               -- when admins were told it waits too long
+    transferred_from  INTEGER,            -- the agent who handed it over last, if any
     CHECK (status <> 'queued' OR (agent_id IS NULL AND assigned_at IS NULL)),
     CHECK (status <> 'open' OR (agent_id IS NOT NULL AND assigned_at IS NOT NULL)),
     CHECK ((status = 'closed') = (closed_at IS NOT NULL))
 );
 
--- The desk's invariants, enforced by the database itself rather than by careful code:
--- a client has at most one queued-or-open dialog, an agent at most one open dialog.
+-- The desk's invariants, enforced by the database itself rather than by careful code: a client
+-- has at most one queued-or-open dialog, and no agent has more open dialogs than the limit.
 CREATE UNIQUE INDEX IF NOT EXISTS one_live_dialog_per_client
     ON dialogs (client_id) WHERE status <> 'closed';
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_dialog_per_agent
-    ON dialogs (agent_id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS open_dialogs_by_agent
+    ON dialogs (agent_id, assigned_at) WHERE status = 'open';
 
--- support_agents.is_busy mirrors "has an open dialog"; the database keeps it true on every change.
-CREATE TRIGGER IF NOT EXISTS agent_busy_after_insert AFTER INSERT ON dialogs WHEN NEW.status = 'open'
+CREATE TRIGGER IF NOT EXISTS agent_limit_on_insert BEFORE INSERT ON dialogs WHEN NEW.status = 'open'
 BEGIN
-    UPDATE support_agents SET is_busy = 1 WHERE user_id = NEW.agent_id;
+    SELECT RAISE(ABORT, 'agent has no room for another dialog')
+     WHERE (SELECT open_dialogs FROM support_agents WHERE user_id = NEW.agent_id)
+           >= COALESCE((SELECT max_chats_per_agent FROM desk_limits), 1);
 END;
-CREATE TRIGGER IF NOT EXISTS agent_busy_after_update AFTER UPDATE OF status, agent_id ON dialogs
+CREATE TRIGGER IF NOT EXISTS agent_limit_on_update BEFORE UPDATE OF status, agent_id ON dialogs
+    WHEN NEW.status = 'open' AND (OLD.status <> 'open' OR OLD.agent_id IS NOT NEW.agent_id)
 BEGIN
-    UPDATE support_agents
-       SET is_busy = EXISTS (SELECT 1 FROM dialogs WHERE agent_id = support_agents.user_id AND status = 'open')
-     WHERE user_id IN (OLD.agent_id, NEW.agent_id);
-END;
-CREATE TRIGGER IF NOT EXISTS agent_busy_after_delete AFTER DELETE ON dialogs WHEN OLD.status = 'open'
-BEGIN
-    UPDATE support_agents SET is_busy = 0 WHERE user_id = OLD.agent_id;
+    SELECT RAISE(ABORT, 'agent has no room for another dialog')
+     WHERE (SELECT open_dialogs FROM support_agents WHERE user_id = NEW.agent_id)
+           >= COALESCE((SELECT max_chats_per_agent FROM desk_limits), 1);
 END;
 
+-- support_agents.open_dialogs counts the agent's open dialogs; the database keeps it true.
+CREATE TRIGGER IF NOT EXISTS agent_load_after_insert AFTER INSERT ON dialogs WHEN NEW.status = 'open'
+BEGIN
+    UPDATE support_agents SET open_dialogs = open_dialogs + 1 WHERE user_id = NEW.agent_id;
+END;
+CREATE TRIGGER IF NOT EXISTS agent_load_after_update AFTER UPDATE OF status, agent_id ON dialogs
+    WHEN (OLD.status = 'open') <> (NEW.status = 'open') OR OLD.agent_id IS NOT NEW.agent_id
+BEGIN
+    UPDATE support_agents SET open_dialogs = open_dialogs - 1
+     WHERE OLD.status = 'open' AND user_id = OLD.agent_id;
+    UPDATE support_agents SET open_dialogs = open_dialogs + 1
+     WHERE NEW.status = 'open' AND user_id = NEW.agent_id;
+    -- A dialog that leaves an agent stops being their focus.
+    UPDATE support_agents SET focus_client_id = NULL
+     WHERE OLD.status = 'open' AND user_id = OLD.agent_id AND focus_client_id = OLD.client_id
+       AND NOT (NEW.status = 'open' AND NEW.agent_id IS OLD.agent_id);
+END;
+CREATE TRIGGER IF NOT EXISTS agent_load_after_delete AFTER DELETE ON dialogs WHEN OLD.status = 'open'
+BEGIN
+    UPDATE support_agents SET open_dialogs = open_dialogs - 1 WHERE user_id = OLD.agent_id;
+END;
+
+-- The queue: dialogs handed back by a removed agent first, then in order of arrival.
 CREATE INDEX IF NOT EXISTS queue_order
-    ON dialogs (created_at, id) WHERE status = 'queued';
+    ON dialogs (requeued DESC, created_at, id) WHERE status = 'queued';
 CREATE INDEX IF NOT EXISTS dialogs_by_agent
     ON dialogs (agent_id, closed_at) WHERE status = 'closed';
 
@@ -79,6 +118,7 @@ CREATE TABLE IF NOT EXISTS chat_history (
     dialog_id    INTEGER NOT NULL REFERENCES dialogs (id),
     client_id    INTEGER NOT NULL REFERENCES clients (user_id),
     sender       TEXT    NOT NULL CHECK (sender IN ('client', 'agent')),
+    kind         TEXT    NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note')),  -- a note: agents only
     agent_id     INTEGER REFERENCES support_agents (user_id),
     message_id   INTEGER NOT NULL,        -- the message's id in its author's chat
     content_type TEXT    NOT NULL,
@@ -141,6 +181,14 @@ CREATE TABLE IF NOT EXISTS failed_updates (
     failed_at REAL NOT NULL
 );
 
+-- Saved replies agents send with /t <name>.
+CREATE TABLE IF NOT EXISTS saved_replies (
+    name       TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 32),
+    text       TEXT NOT NULL CHECK (length(text) BETWEEN 1 AND 4096),
+    created_by INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+
 -- Wrong /register_support tokens per user; five in a row lock the user out for a while.
 CREATE TABLE IF NOT EXISTS register_attempts (
     user_id      INTEGER PRIMARY KEY,
@@ -148,4 +196,4 @@ CREATE TABLE IF NOT EXISTS register_attempts (
     locked_until REAL
 );
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -42,13 +42,20 @@ class Desk:
         return texts.pick_language(language_code, self.settings.default_language)
 
     def say(self, chat_id: int, lang: str, key: str, reply_markup: dict | None = None,
-            link: dict | None = None, **values: Any) -> None:
-        """Queue a text from texts.py for a chat."""
-        payload: dict[str, Any] = {"text": texts.t(lang, key, **values)}
+            link: dict | None = None, reply_to: int | None = None, **values: Any) -> None:
+        """Queue a text from texts.py for a chat (as a reply to message `reply_to`, if given)."""
+        self.send_text(chat_id, texts.t(lang, key, **values), reply_markup, link, reply_to)
+
+    def send_text(self, chat_id: int, text: str, reply_markup: dict | None = None,
+                  link: dict | None = None, reply_to: int | None = None) -> None:
+        """Queue a text as it is."""
+        payload: dict[str, Any] = {"text": text}
         if reply_markup:
             payload["reply_markup"] = reply_markup
+        if reply_to is not None:
+            payload["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
         if link:
-            payload["link"] = link
+            payload["link"] = link     # the desk's own note: recorded with the sent message's id
         self.call(chat_id, "sendMessage", payload)
 
     def call(self, chat_id: int, method: str, payload: dict[str, Any]) -> None:

@@ -70,8 +70,19 @@ def toggle_available(desk: Desk, agent: sqlite3.Row) -> None:
     db.set_agent_available(desk.conn, agent["user_id"], available)
     if available:
         desk.say(agent["user_id"], lang, "available_on")
-        routing.serve_queue(desk, agent["user_id"])
-    elif db.open_dialog_for_agent(desk.conn, agent["user_id"]):
+        routing.serve_queue(desk)
+    elif db.count_open_dialogs(desk.conn, agent["user_id"]):
         desk.say(agent["user_id"], lang, "available_off_in_dialog")
     else:
         desk.say(agent["user_id"], lang, "available_off")
+
+
+def is_agent(desk: Desk, user_id: int) -> bool:
+    """Whether the user is a current agent."""
+    return db.get_agent(desk.conn, user_id) is not None
+
+
+def language_of(desk: Desk, user_id: int) -> str:
+    """A known person's desk language (an agent's or a client's), else the default."""
+    row = db.get_agent(desk.conn, user_id) or db.get_client(desk.conn, user_id)
+    return desk.lang(row["language_code"] if row else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import db
-from desk import Desk, messages, routing
+from desk import Desk, bans, messages, routing
 from desk.data import Content, Person
 
 NAME_LIMIT = 64                  # characters in a client's name
@@ -33,6 +33,9 @@ def start(desk: Desk, person: Person) -> None:
     """/start: greet a client and ask their name once, or tell them where they stand."""
     lang = desk.lang(person.language_code)
     client, is_new = client_for(desk, person)
+    if client["banned_at"] is not None:
+        bans.keep_message(desk, client, None)
+        return
     dialog = db.live_dialog_for_client(desk.conn, client["user_id"])
     if dialog is not None and dialog["status"] == "open":
         desk.say(person.id, lang, "in_dialog")
@@ -50,6 +53,9 @@ def client_message(desk: Desk, person: Person, content: Content) -> None:
     """Store a client's message and pass it on; no client message is ever dropped."""
     lang = desk.lang(person.language_code)
     client, is_new = client_for(desk, person)
+    if client["banned_at"] is not None:
+        bans.keep_message(desk, client, content)
+        return
     if is_new:
         desk.say(person.id, lang, "greet_first_message", name=client["name"])
     elif client["awaiting_name"]:

@@ -15,6 +15,7 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
     out.write((texts.t(lang, "history_title", name=client["name"], client_id=client["user_id"],
                        time=clock.stamp(now), zone=clock.ZONE_NAME) + "\n").encode("utf-8"))
     who_client, who_agent = texts.t(lang, "who_client"), texts.t(lang, "who_agent")
+    who_note = texts.t(lang, "who_note")
     count = 0
     dialog = None
     lines: list[str] = []
@@ -24,6 +25,8 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
             lines.append("\n" + texts.t(lang, "history_dialog", dialog_id=dialog))
         if row["sender"] == "client":
             who = f'{who_client} {row["client_name"]}'
+        elif row["kind"] == "note":
+            who = f'{who_note} {row["agent_name"]}'
         else:
             who = f'{who_agent} {row["agent_name"]}'
         parts = [texts.media_label(lang, row["content_type"])] if row["content_type"] != "text" else []

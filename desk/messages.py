@@ -7,17 +7,18 @@ import sqlite3
 from typing import Any
 
 import db
-from desk import Desk, relay
+from desk import Desk, focus, relay
 from desk.data import Content
 
 
-def store(desk: Desk, dialog: sqlite3.Row, sender: str, author_id: int, content: Content) -> dict[str, Any]:
-    """Save a message to the history; returns what was saved."""
+def store(desk: Desk, dialog: sqlite3.Row, sender: str, author_id: int, content: Content,
+          kind: str = "message") -> dict[str, Any]:
+    """Save a message (or an agent's note) to the history; returns what was saved."""
     row = {"dialog_id": dialog["id"], "client_id": dialog["client_id"], "sender": sender,
            "agent_id": author_id if sender == "agent" else None, "message_id": content.message_id,
            "content_type": content.content_type, "text": content.text, "entities": content.entities,
            "details": content.details}
-    db.add_message(desk.conn, **row, now=desk.now)
+    db.add_message(desk.conn, **row, now=desk.now, kind=kind)
     return row
 
 
@@ -46,11 +47,23 @@ def relay_to_client(desk: Desk, dialog: sqlite3.Row, agent_id: int, lang: str, c
     desk.call(dialog["client_id"], method, {**payload, "origin": origin, "link": link})
 
 
+def send_text_to_client(desk: Desk, dialog: sqlite3.Row, agent_id: int, message_id: int, text: str) -> None:
+    """Store a text the agent sent by command (/reply, /t) as their message, and queue it for the client."""
+    store(desk, dialog, "agent", agent_id, Content(message_id=message_id, text=text))
+    db.mark_first_response(desk.conn, dialog["id"], desk.now)
+    link = {"source_chat_id": agent_id, "source_message_id": message_id, "dialog_id": dialog["id"]}
+    desk.send_text(dialog["client_id"], text, link=link)
+
+
 def agent_message(desk: Desk, agent: sqlite3.Row, content: Content) -> None:
-    """An agent wrote something that is not a command: it goes to their client, or nowhere if none."""
-    lang = desk.lang(agent["language_code"])
-    dialog = db.open_dialog_for_agent(desk.conn, agent["user_id"])
-    if dialog is None:
-        desk.say(agent["user_id"], lang, "agent_no_dialog", queue=db.queue_length(desk.conn))
-        return
-    relay_to_client(desk, dialog, agent["user_id"], lang, content)
+    """An agent wrote something that is not a command: it goes to the client it is meant for, or nowhere."""
+    dialog = focus.target(desk, agent, reply_to=content.reply_to, answer_to=content.message_id)
+    if dialog is not None:
+        relay_to_client(desk, dialog, agent["user_id"], desk.lang(agent["language_code"]), content)
+
+
+def add_note(desk: Desk, agent: sqlite3.Row, dialog: sqlite3.Row, message_id: int, text: str) -> None:
+    """/note: an internal note on a dialog, kept in its history, never sent to the client."""
+    store(desk, dialog, "agent", agent["user_id"], Content(message_id=message_id, text=text), kind="note")
+    name = db.get_client(desk.conn, dialog["client_id"])["name"]
+    desk.say(agent["user_id"], desk.lang(agent["language_code"]), "note_saved", name=name)

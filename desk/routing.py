@@ -1,4 +1,10 @@
-"""Who talks with whom: opening a dialog, the queue, assigning clients to agents, closing."""
+"""Who talks with whom: opening a dialog, the queue, assigning, taking, handing over and closing.
+
+An agent may hold up to MAX_CHATS_PER_AGENT open dialogs. New dialogs go to the agent chosen by
+db.find_available_support, or wait in the queue; whenever an agent gains room (a dialog ends,
+/available, registration, a hand-over, the limit raised at start-up) serve_queue hands the head
+of the queue to whoever find_available_support picks, until nobody has room or nobody waits.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,12 @@ log = logging.getLogger("desk.routing")
 
 
 def open_dialog(desk: Desk, client: sqlite3.Row) -> sqlite3.Row:
-    """Start a dialog for a client: with a free agent if there is one, otherwise in the queue."""
-    agent = db.find_available_support(desk.conn, desk.now, desk.settings.online_window)
+    """Start a dialog for a client: with an agent who has room, otherwise in the queue."""
+    agent = db.find_available_support(desk.conn, desk.now, desk.settings.online_window,
+                                      desk.settings.max_chats_per_agent)
     if agent is not None:
         dialog_id = db.assign_client(desk.conn, client["user_id"], agent["user_id"], desk.now)
-        announce(desk, client, agent, dialog_id, waited=None)
+        announce(desk, client, agent, dialog_id)
     else:
         dialog_id = db.enqueue_client(desk.conn, client["user_id"], desk.now)
         desk.say(client["user_id"], desk.lang(client["language_code"]), "queued",
@@ -24,65 +31,131 @@ def open_dialog(desk: Desk, client: sqlite3.Row) -> sqlite3.Row:
     return db.get_dialog(desk.conn, dialog_id)
 
 
-def announce(desk: Desk, client: sqlite3.Row, agent: sqlite3.Row, dialog_id: int, waited: float | None) -> None:
+def announce(desk: Desk, client: sqlite3.Row, agent: sqlite3.Row, dialog_id: int,
+             waited: float | None = None, handed_by: sqlite3.Row | None = None, with_history: bool = False) -> None:
     """Tell an agent who their new client is, and the client who is helping them."""
     agent_lang = desk.lang(agent["language_code"])
     username = f', @{client["username"]}' if client["username"] else ""
     # The notice is linked to the dialog, so a reply to it is a reply to this client.
     link = {"source_chat_id": client["user_id"], "source_message_id": None, "dialog_id": dialog_id}
-    desk.say(agent["user_id"], agent_lang, "new_client", link=link, name=client["name"],
-             client_id=client["user_id"], username=username, language=client["language_code"] or "?")
+    about = {"name": client["name"], "client_id": client["user_id"], "username": username,
+             "language": client["language_code"] or "?"}
+    if handed_by is not None:
+        desk.say(agent["user_id"], agent_lang, "new_client_transfer", link=link, agent=handed_by["name"], **about)
+    else:
+        desk.say(agent["user_id"], agent_lang, "new_client", link=link, **about)
     if waited is not None:
         desk.say(agent["user_id"], agent_lang, "waited", minutes=max(1, round(waited / 60)))
+    if with_history:
+        # The file is built when it is sent, from the database, so it never sits in the outbox.
+        desk.call(agent["user_id"], "sendHistory", {"client_id": client["user_id"], "lang": agent_lang, "link": link})
     desk.say(client["user_id"], desk.lang(client["language_code"]), "connected", agent=agent["name"])
 
 
-def serve_queue(desk: Desk, agent_id: int) -> None:
-    """If the agent is free and someone waits, give them the longest-waiting client."""
-    agent = db.get_agent(desk.conn, agent_id)
-    if agent is None or not agent["is_available"] or db.open_dialog_for_agent(desk.conn, agent_id):
+def give_queued(desk: Desk, dialog: sqlite3.Row, agent: sqlite3.Row) -> None:
+    """Give a waiting client to an agent: the notice, then everything they wrote while waiting."""
+    client = db.get_client(desk.conn, dialog["client_id"])
+    db.assign_client(desk.conn, client["user_id"], agent["user_id"], desk.now)
+    # A dialog handed back by a removed agent comes with its history, so nobody repeats themselves.
+    announce(desk, client, agent, dialog["id"], waited=desk.now - dialog["queued_at"],
+             with_history=bool(dialog["requeued"]))
+    for stored in db.client_messages_since(desk.conn, dialog["id"], dialog["queued_at"]):
+        messages.relay_to_agent(desk, client, agent["user_id"], stored)
+
+
+def serve_queue(desk: Desk) -> None:
+    """Give waiting clients to agents with room, head of the queue first, until one side runs out."""
+    while True:
+        dialog = db.next_queued_dialog(desk.conn)
+        if dialog is None:
+            return
+        agent = db.find_available_support(desk.conn, desk.now, desk.settings.online_window,
+                                          desk.settings.max_chats_per_agent)
+        if agent is None:
+            return
+        give_queued(desk, dialog, agent)
+
+
+def has_room(desk: Desk, agent: sqlite3.Row) -> bool:
+    """Whether the agent may take one more dialog."""
+    return db.count_open_dialogs(desk.conn, agent["user_id"]) < desk.settings.max_chats_per_agent
+
+
+def take(desk: Desk, agent: sqlite3.Row, client_id: int | None) -> None:
+    """/take: the longest-waiting client, or a named one out of turn, whether or not the agent is available."""
+    lang = desk.lang(agent["language_code"])
+    if not has_room(desk, agent):
+        desk.say(agent["user_id"], lang, "take_full", limit=desk.settings.max_chats_per_agent)
         return
-    dialog = db.next_queued_dialog(desk.conn)
-    if dialog is None:
+    if client_id is None:
+        dialog = db.next_queued_dialog(desk.conn)
+        if dialog is None:
+            desk.say(agent["user_id"], lang, "queue_empty")
+            return
+    else:
+        dialog = db.live_dialog_for_client(desk.conn, client_id)
+        if dialog is None or dialog["status"] != "queued":
+            desk.say(agent["user_id"], lang, "take_not_waiting", client_id=client_id)
+            return
+    give_queued(desk, dialog, agent)
+
+
+def find_agent(desk: Desk, asked: str) -> sqlite3.Row | None | bool:
+    """The agent named by id or @username; None if nobody is, False if it names nothing at all."""
+    if asked.startswith("@") and len(asked) > 1:
+        return db.find_agent_by_username(desk.conn, asked[1:])
+    if asked.isdigit() and len(asked) <= 19:
+        return db.get_agent(desk.conn, int(asked))
+    return False
+
+
+def transfer(desk: Desk, agent: sqlite3.Row, dialog: sqlite3.Row, target: sqlite3.Row | None, asked: str) -> None:
+    """/transfer: hand a dialog to a colleague with room; the client's history goes with it."""
+    lang = desk.lang(agent["language_code"])
+    if target is None:
+        desk.say(agent["user_id"], lang, "transfer_unknown", target=asked)
+        return
+    if target["user_id"] == agent["user_id"]:
+        desk.say(agent["user_id"], lang, "transfer_self")
+        return
+    if not has_room(desk, target):
+        desk.say(agent["user_id"], lang, "transfer_full", agent=target["name"])
         return
     client = db.get_client(desk.conn, dialog["client_id"])
-    db.assign_client(desk.conn, client["user_id"], agent_id, desk.now)
-    announce(desk, client, agent, dialog["id"], waited=desk.now - dialog["created_at"])
-    for stored in db.dialog_messages(desk.conn, dialog["id"]):
-        messages.relay_to_agent(desk, client, agent_id, stored)
+    db.transfer_dialog(desk.conn, dialog["id"], target["user_id"], desk.now)
+    announce(desk, client, target, dialog["id"], handed_by=agent, with_history=True)
+    desk.say(agent["user_id"], lang, "transfer_done", name=client["name"], agent=target["name"])
+    serve_queue(desk)
 
 
 def end_dialog(desk: Desk, dialog: sqlite3.Row) -> None:
-    """Close an agent's ticket, tell both sides, and hand the agent the next client."""
+    """Close an agent's ticket, tell both sides, and serve the queue (the agent has room now)."""
     db.close_dialog(desk.conn, dialog["id"], desk.now)
     client = db.get_client(desk.conn, dialog["client_id"])
     agent = db.get_agent(desk.conn, dialog["agent_id"])
     desk.say(client["user_id"], desk.lang(client["language_code"]), "ticket_closed")
-    desk.say(agent["user_id"], desk.lang(agent["language_code"]), "end_done", name=client["name"])
-    serve_queue(desk, agent["user_id"])
+    if agent is not None:
+        desk.say(agent["user_id"], desk.lang(agent["language_code"]), "end_done", name=client["name"])
+    serve_queue(desk)
 
 
-def agents_dialog(desk: Desk, agent: sqlite3.Row) -> sqlite3.Row | None:
-    """The dialog an agent is in now, if any."""
-    return db.open_dialog_for_agent(desk.conn, agent["user_id"])
-
-
-def end_agents_dialog(desk: Desk, agent: sqlite3.Row) -> bool:
-    """/end_chat: close the agent's current dialog; False if they have none."""
-    dialog = agents_dialog(desk, agent)
-    if dialog is None:
-        return False
-    end_dialog(desk, dialog)
-    return True
+def remove_agent(desk: Desk, agent: sqlite3.Row) -> None:
+    """/remove_support: the person stops being an agent; their clients go back to the head of the queue."""
+    for dialog in db.open_dialogs_for_agent(desk.conn, agent["user_id"]):
+        db.requeue_dialog(desk.conn, dialog["id"], desk.now)
+        client = db.get_client(desk.conn, dialog["client_id"])
+        desk.say(client["user_id"], desk.lang(client["language_code"]), "reconnecting")
+    db.remove_agent(desk.conn, agent["user_id"], desk.now)
+    desk.say(agent["user_id"], desk.lang(agent["language_code"]), "removed_notice")
+    serve_queue(desk)
 
 
 def chat_unreachable(desk: Desk, chat_id: int, reason: str) -> None:
-    """Someone blocked the bot or vanished: close their dialog and tell the other side."""
+    """Someone blocked the bot or vanished: close their dialogs and tell the other side."""
     if db.get_agent(desk.conn, chat_id) is not None:
         # An unreachable agent must not be handed more clients.
         db.set_agent_available(desk.conn, chat_id, False)
-        dialog = db.open_dialog_for_agent(desk.conn, chat_id)
-        if dialog is not None:
+        for dialog in db.open_dialogs_for_agent(desk.conn, chat_id):
             db.close_dialog(desk.conn, dialog["id"], desk.now)
             client = db.get_client(desk.conn, dialog["client_id"])
             desk.say(client["user_id"], desk.lang(client["language_code"]), "agent_unreachable")
@@ -90,8 +163,14 @@ def chat_unreachable(desk: Desk, chat_id: int, reason: str) -> None:
     dialog = db.live_dialog_for_client(desk.conn, chat_id) if client is not None else None
     if dialog is not None:
         db.close_dialog(desk.conn, dialog["id"], desk.now)
-        if dialog["agent_id"] is not None:
-            agent = db.get_agent(desk.conn, dialog["agent_id"])
+        agent = db.get_agent(desk.conn, dialog["agent_id"]) if dialog["agent_id"] is not None else None
+        if agent is not None:
             desk.say(agent["user_id"], desk.lang(agent["language_code"]), "client_blocked", name=client["name"])
-            serve_queue(desk, agent["user_id"])
+    serve_queue(desk)
     log.info("closed the dialogs of unreachable chat %s (%s)", chat_id, reason)
+
+
+def start_up(desk: Desk) -> None:
+    """At start: record the limit the schema enforces, and serve the queue (the limit may have grown)."""
+    db.set_max_chats(desk.conn, desk.settings.max_chats_per_agent)
+    serve_queue(desk)

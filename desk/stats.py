@@ -12,9 +12,8 @@ from desk import Desk, clock
 def agent_report(desk: Desk, agent: sqlite3.Row, lang: str) -> str:
     """The /stats text for one agent."""
     stats = db.agent_stats(desk.conn, agent["user_id"], clock.day_start(desk.now))
-    dialog = db.open_dialog_for_agent(desk.conn, agent["user_id"])
-    current = (texts.t(lang, "stats_current", name=db.get_client(desk.conn, dialog["client_id"])["name"])
-               if dialog else texts.t(lang, "stats_idle"))
+    names = [d["client_name"] for d in db.open_dialogs_for_agent(desk.conn, agent["user_id"])]
+    current = texts.t(lang, "stats_current", name=", ".join(names)) if names else texts.t(lang, "stats_idle")
     return texts.t(lang, "stats", dialogs_total=stats["dialogs_total"], dialogs_today=stats["dialogs_today"],
                    messages=stats["messages"], avg_first_response=clock.duration(stats["avg_first_response"], lang),
                    avg_duration=clock.duration(stats["avg_duration"], lang), current=current,

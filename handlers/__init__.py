@@ -22,7 +22,7 @@ import telebot
 from telebot import types, util
 
 from config import Settings
-from desk import Desk
+from desk import Desk, routing
 from handlers import table  # noqa: F401  (first: it loads every handler module, in order)
 from handlers.client import on_message
 from handlers.common import cmd_unknown
@@ -52,6 +52,12 @@ class Dispatcher:
     def desk(self, now: float) -> Desk:
         """A Desk for work outside any update (start-up, the sender), at clock value `now`."""
         return Desk(self.conn, self.settings, now)
+
+    def start(self, now: float) -> None:
+        """Start-up work, in the caller's transaction: the limits, menus, and the queue (the limit may have grown)."""
+        desk = self.desk(now)
+        routing.start_up(desk)
+        table.queue_menus(desk)
 
     def process(self, raw: dict[str, Any], now: float) -> None:
         """Run the handler of one raw update; the caller holds the transaction."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telebot import types
 
-from desk import Desk, agents, clients, messages
+from desk import Desk, agents, clients, messages, team
 from handlers import table
 from handlers.guards import client_command
 from handlers.incoming import content_of, person_of
@@ -14,8 +14,8 @@ from handlers.incoming import content_of, person_of
 def cmd_start(desk: Desk, m: types.Message) -> None:
     """Greet a client and ask their name once; remind an agent what they can do."""
     person = person_of(m)
-    if agents.seen_agent(desk, person) is not None:
-        table.send_help(desk, m.chat.id, table.AGENT, desk.lang(person.language_code))
+    if agents.seen_agent(desk, person) is not None or team.is_admin(desk, person.id):
+        table.send_help(desk, m.chat.id, desk.lang(person.language_code))
         return
     clients.start(desk, person)
 

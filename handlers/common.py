@@ -11,19 +11,16 @@ from handlers.guards import everyone_command
 from handlers.incoming import person_of
 
 
-def role_of(desk: Desk, m: types.Message) -> str:
-    """The sender's role for menus and help (refreshing an agent's last-seen time)."""
-    return table.AGENT if agents.seen_agent(desk, person_of(m)) is not None else table.CLIENT
-
-
 @everyone_command
 def cmd_help(desk: Desk, m: types.Message) -> None:
-    """Show the commands of the user's role."""
-    table.send_help(desk, m.chat.id, role_of(desk, m), desk.lang(m.from_user.language_code))
+    """Show the commands of the user's roles."""
+    agents.seen_agent(desk, person_of(m))
+    table.send_help(desk, m.chat.id, desk.lang(m.from_user.language_code))
 
 
 def cmd_unknown(desk: Desk, m: types.Message) -> None:
-    """Answer a command the desk does not know with the help of the user's role."""
+    """Answer a command the desk does not know with the sender's /help."""
+    agents.seen_agent(desk, person_of(m))
     lang = desk.lang(m.from_user.language_code)
-    text = texts.t(lang, "unknown_command") + "\n\n" + table.help_text(role_of(desk, m), lang)
-    desk.call(m.chat.id, "sendMessage", {"text": text})
+    text = texts.t(lang, "unknown_command") + "\n\n" + table.help_for(desk, m.chat.id, lang)
+    desk.send_text(m.chat.id, text)

@@ -50,3 +50,14 @@ def content_of(m: types.Message) -> Content:
     return Content(message_id=m.message_id, content_type=kind, text=j.get("text", j.get("caption")),
                    entities=j.get("entities", j.get("caption_entities")), details=details,
                    reply_to=reply.get("message_id"))
+
+
+def parse_id(word: str) -> int | None:
+    """A Telegram id typed by a person (digits only), or None."""
+    return int(word) if word.isdigit() and 0 < len(word) <= 19 and int(word) > 0 else None
+
+
+def split_argument(m: types.Message) -> tuple[str, str]:
+    """The command's first word and the rest, both trimmed ('' when absent)."""
+    first, _, rest = argument(m).partition(" ")
+    return first.strip(), rest.strip()

@@ -97,6 +97,8 @@ class Desk:
         self.settings = settings
         self.dispatcher = Dispatcher(conn, settings)
         self.now = START
+        with db.atomic(conn):
+            self.dispatcher.start(self.now)      # as bot.main does: the limits, menus, the queue
         self.update_ids = itertools.count(1)
         self.message_ids: dict[int, itertools.count] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}

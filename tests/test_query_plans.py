@@ -49,9 +49,15 @@ def desk_db(conn: sqlite3.Connection) -> sqlite3.Connection:
 # name: (the call, the indexes its plan must name, whether a small sort of derived rows is fine)
 CASES = {
     # The sort orders the two tiers' single candidates, never the agents.
-    "find_available_support": (lambda c: db.find_available_support(c, NOW, 300), ["agents_free_order"], True),
+    "find_available_support": (lambda c: db.find_available_support(c, NOW, 300, 3), ["agents_by_load"], True),
     "live_dialog_for_client": (lambda c: db.live_dialog_for_client(c, 100), ["one_live_dialog_per_client"], False),
-    "open_dialog_for_agent": (lambda c: db.open_dialog_for_agent(c, 1), ["one_open_dialog_per_agent"], False),
+    "open_dialog_for_agent": (lambda c: db.open_dialog_for_agent(c, 1), ["open_dialogs_by_agent"], False),
+    "open_dialogs_for_agent": (lambda c: db.open_dialogs_for_agent(c, 1),
+                               ["open_dialogs_by_agent", "history_by_dialog"], False),
+    "list_queue": (lambda c: db.list_queue(c), ["queue_order", "history_by_dialog"], False),
+    "dialogs_waiting_since": (lambda c: db.dialogs_waiting_since(c, NOW + 1), ["queue_order"], False),
+    "linked_message": (lambda c: db.linked_message(c, 1, 5), ["PRIMARY KEY"], False),
+    "copies_of": (lambda c: db.copies_of(c, 100, 1), ["message_links_by_source"], True),
     "next_queued_dialog": (lambda c: db.next_queued_dialog(c), ["queue_order"], False),
     "queue_position": (lambda c: db.queue_position(c, 2), ["queue_order"], False),
     "dialog_messages": (lambda c: db.dialog_messages(c, 1), ["history_by_dialog"], False),

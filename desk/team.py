@@ -1,0 +1,51 @@
+"""What admins see and do: the agents, the team's figures, removing an agent."""
+
+from __future__ import annotations
+
+import db
+import texts
+from desk import Desk, clock, routing
+
+
+def is_admin(desk: Desk, user_id: int) -> bool:
+    """Whether the user is one of ADMIN_IDS."""
+    return user_id in desk.settings.admin_ids
+
+
+def show_agents(desk: Desk, chat_id: int, lang: str) -> None:
+    """/agents: every agent with availability, load and last seen."""
+    agents = db.list_agents(desk.conn)
+    if not agents:
+        desk.say(chat_id, lang, "agents_none")
+        return
+    lines = []
+    for a in agents:
+        state = texts.t(lang, "agents_available" if a["is_available"] else "agents_away")
+        lines.append(texts.t(lang, "agents_line", name=a["name"], agent_id=a["user_id"],
+                             username=f' @{a["username"]}' if a["username"] else "", state=state,
+                             open=a["open_dialogs"], limit=desk.settings.max_chats_per_agent,
+                             seen=clock.stamp(a["last_seen_at"])[:16]))
+    desk.say(chat_id, lang, "agents_title", lines="\n".join(lines))
+
+
+def remove(desk: Desk, chat_id: int, lang: str, agent_id: int) -> bool:
+    """/remove_support <agent_id>; True when someone was removed."""
+    agent = db.get_agent(desk.conn, agent_id)
+    if agent is None:
+        desk.say(chat_id, lang, "remove_unknown", agent_id=agent_id)
+        return False
+    routing.remove_agent(desk, agent)
+    desk.say(chat_id, lang, "remove_done", name=agent["name"], agent_id=agent_id)
+    return True
+
+
+def team_report(desk: Desk, lang: str) -> str:
+    """/stats all: each agent's figures, and the queue."""
+    lines = [texts.t(lang, "team_line", name=r["name"], agent_id=r["user_id"], today=r["dialogs_today"],
+                     total=r["dialogs_total"], first=clock.duration(r["avg_first_response"], lang),
+                     length=clock.duration(r["avg_duration"], lang), open=r["open_dialogs"])
+             for r in db.team_stats(desk.conn, clock.day_start(desk.now))]
+    since = db.longest_wait_since(desk.conn)
+    wait = clock.duration(desk.now - since if since is not None else None, lang)
+    return texts.t(lang, "team_stats", lines="\n".join(lines) or texts.t(lang, "agents_none"),
+                   queue=db.queue_length(desk.conn), longest=wait)
