@@ -267,6 +267,17 @@ def set_max_chats(conn: sqlite3.Connection, max_chats: int) -> None:
     )
 
 
+def menus_version(conn: sqlite3.Connection) -> str | None:
+    """The fingerprint of the command menus last queued for every agent and admin."""
+    row = conn.execute("SELECT menus_version FROM desk_limits WHERE id = 1").fetchone()
+    return row[0] if row else None
+
+
+def set_menus_version(conn: sqlite3.Connection, version: str) -> None:
+    """Remember which command menus were queued (set_max_chats runs first, so the row exists)."""
+    conn.execute("UPDATE desk_limits SET menus_version = ? WHERE id = 1", (version,))
+
+
 def find_available_support(
     conn: sqlite3.Connection, now: float, online_window: float, max_chats: int = 1
 ) -> sqlite3.Row | None:

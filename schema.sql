@@ -26,10 +26,12 @@ CREATE INDEX IF NOT EXISTS agents_by_load
     ON support_agents (open_dialogs, last_dialog_ended_at, user_id) WHERE is_available = 1;
 
 -- The desk's limits as the running process set them at start-up (one row), so the schema itself
--- can refuse an assignment beyond MAX_CHATS_PER_AGENT, whatever the code does.
+-- can refuse an assignment beyond MAX_CHATS_PER_AGENT, whatever the code does; and a fingerprint
+-- of the command menus last sent, so agents' menus are re-sent only when the commands change.
 CREATE TABLE IF NOT EXISTS desk_limits (
     id                  INTEGER PRIMARY KEY CHECK (id = 1),
-    max_chats_per_agent INTEGER NOT NULL CHECK (max_chats_per_agent BETWEEN 1 AND 20)
+    max_chats_per_agent INTEGER NOT NULL CHECK (max_chats_per_agent BETWEEN 1 AND 20),
+    menus_version       TEXT
 );
 
 CREATE TABLE IF NOT EXISTS clients (

@@ -86,3 +86,18 @@ def language_of(desk: Desk, user_id: int) -> str:
     """A known person's desk language (an agent's or a client's), else the default."""
     row = db.get_agent(desk.conn, user_id) or db.get_client(desk.conn, user_id)
     return desk.lang(row["language_code"] if row else None)
+
+
+def agent_ids(desk: Desk) -> list[int]:
+    """Every current agent's id."""
+    return db.list_agent_ids(desk.conn)
+
+
+def menus_version(desk: Desk) -> str | None:
+    """The fingerprint of the personal command menus last sent."""
+    return db.menus_version(desk.conn)
+
+
+def set_menus_version(desk: Desk, version: str) -> None:
+    """Remember the fingerprint of the personal command menus just queued."""
+    db.set_menus_version(desk.conn, version)

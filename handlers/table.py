@@ -6,6 +6,8 @@ COMMANDS, so a new command is one row here, its handler, and its texts (`cmd_<na
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import texts
@@ -114,11 +116,23 @@ def set_menu(desk: Desk, chat_id: int, lang: str) -> None:
     desk.call(chat_id, "setMyCommands", {"commands": menu(desk, roles_of(desk, chat_id), lang)})
 
 
+def menus_fingerprint(desk: Desk) -> str:
+    """What every menu depends on: the table, the texts, the admins."""
+    shown = [(c.name, c.role, c.menu, [texts.t(lang, f"cmd_{c.name}") for lang in texts.LANGUAGES])
+             for c in COMMANDS]
+    source = json.dumps([shown, sorted(desk.settings.admin_ids), desk.settings.default_language])
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 def queue_menus(desk: Desk) -> None:
-    """At start-up: the default menu (the clients'), in each language, and each admin's own."""
+    """At start-up: the default menu (the clients'), in each language; every agent's and admin's own
+    when the commands, their texts or the admins changed since they were last sent."""
     clients = frozenset({CLIENT})
     for lang in texts.LANGUAGES:
         desk.call(0, "setMyCommands", {"commands": menu(desk, clients, lang), "language_code": lang})
     desk.call(0, "setMyCommands", {"commands": menu(desk, clients, desk.settings.default_language)})
-    for admin_id in sorted(desk.settings.admin_ids):
-        set_menu(desk, admin_id, agents.language_of(desk, admin_id))
+    version = menus_fingerprint(desk)
+    if agents.menus_version(desk) != version:
+        for user_id in sorted(set(agents.agent_ids(desk)) | desk.settings.admin_ids):
+            set_menu(desk, user_id, agents.language_of(desk, user_id))
+        agents.set_menus_version(desk, version)
