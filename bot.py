@@ -34,6 +34,7 @@ import requests
 from dotenv import load_dotenv
 from telebot import apihelper, types
 
+import backup
 import db
 import delivery
 from config import ConfigError, Settings, configure_logging, load_settings
@@ -212,6 +213,12 @@ def main() -> None:
                              on_unreachable, limiter)
     poller = Poller(dispatcher, sender)
     timers = Timers(settings.database_path, after_run=sender.wake)
+    if settings.backup_dir:
+        backups = backup.DailyBackups(settings.database_path, settings.backup_dir, settings.backup_keep)
+        timers.add("backup", backup.CHECK_EVERY, backups)
+        log.info("automatic backups into %s, the newest %s kept", settings.backup_dir, settings.backup_keep)
+    else:
+        log.info("automatic backups are off (BACKUP_DIR is not set)")
     if settings.queue_alert_seconds:
         timers.add("queue alerts", QUEUE_ALERT_CHECK,
                    lambda job_conn, now: queue.alert_long_waits(Desk(job_conn, settings, now)))
