@@ -40,7 +40,7 @@ import backup
 import db
 import delivery
 from config import ConfigError, Settings, configure_logging, load_settings
-from desk import Desk, queue, routing
+from desk import Desk, messages, queue, routing
 from handlers import Dispatcher
 from timers import Timers
 
@@ -52,6 +52,7 @@ KEEP_PROCESSED_UPDATES = 2 * 24 * 3600   # Telegram redelivers an unconfirmed up
 KEEP_FINISHED_CALLS = 7 * 24 * 3600
 HOUSEKEEPING_EVERY = 3600
 QUEUE_ALERT_CHECK = 5            # seconds between looks for clients waiting too long
+ALBUM_CHECK = 0.25               # seconds between looks for albums whose last part has arrived
 
 
 class Shutdown(BaseException):
@@ -226,6 +227,7 @@ def run_desk() -> None:
         log.info("automatic backups into %s, the newest %s kept", settings.backup_dir, settings.backup_keep)
     else:
         log.info("automatic backups are off (BACKUP_DIR is not set)")
+    timers.add("albums", ALBUM_CHECK, lambda job_conn, now: messages.flush_albums(Desk(job_conn, settings, now)))
     if settings.queue_alert_seconds:
         timers.add("queue alerts", QUEUE_ALERT_CHECK,
                    lambda job_conn, now: queue.alert_long_waits(Desk(job_conn, settings, now)))

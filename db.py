@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Upgrades of an existing database: MIGRATIONS[n] takes a database from version n to n + 1. A
 # migration does only what schema.sql's CREATE ... IF NOT EXISTS cannot (new columns, changed
@@ -60,6 +60,21 @@ MIGRATIONS: dict[int, str] = {
         ALTER TABLE dialogs ADD COLUMN transferred_from INTEGER;
         UPDATE dialogs SET queued_at = created_at WHERE status = 'queued';
         ALTER TABLE chat_history ADD COLUMN kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'note'));
+    """,
+    # 4 -> 5: the client's journey. Deep-link context, intake progress and ratings on dialogs;
+    # albums and "relayed yet?" on messages (everything stored so far was relayed, except what
+    # waits in the queue); message_edits and intake_answers are new tables (schema.sql).
+    4: """
+        DROP INDEX IF EXISTS queue_order;
+        ALTER TABLE clients ADD COLUMN next_context TEXT;
+        ALTER TABLE dialogs ADD COLUMN context TEXT;
+        ALTER TABLE dialogs ADD COLUMN intake_step INTEGER;
+        ALTER TABLE dialogs ADD COLUMN rating INTEGER CHECK (rating BETWEEN 1 AND 5);
+        ALTER TABLE dialogs ADD COLUMN rated_at REAL;
+        ALTER TABLE chat_history ADD COLUMN media_group_id TEXT;
+        ALTER TABLE chat_history ADD COLUMN relayed_at REAL;
+        UPDATE chat_history SET relayed_at = created_at
+         WHERE dialog_id NOT IN (SELECT id FROM dialogs WHERE status = 'queued');
     """,
 }
 
@@ -516,6 +531,7 @@ def queue_position(conn: sqlite3.Connection, dialog_id: int) -> int:
     """1-based place of a queued dialog in the queue."""
     return conn.execute(
         "SELECT COUNT(*) FROM dialogs AS q, dialogs AS me WHERE me.id = ? AND q.status = 'queued'"
+        " AND q.intake_step IS NULL"
         " AND (q.requeued > me.requeued OR (q.requeued = me.requeued AND (q.created_at < me.created_at"
         " OR (q.created_at = me.created_at AND q.id <= me.id))))",
         (dialog_id,),
@@ -524,18 +540,23 @@ def queue_position(conn: sqlite3.Connection, dialog_id: int) -> int:
 
 def queue_length(conn: sqlite3.Connection) -> int:
     """How many clients are waiting for an agent."""
-    return conn.execute("SELECT COUNT(*) FROM dialogs WHERE status = 'queued'").fetchone()[0]
+    return conn.execute(
+        "SELECT COUNT(*) FROM dialogs WHERE status = 'queued' AND intake_step IS NULL"
+    ).fetchone()[0]
 
 
 def longest_wait_since(conn: sqlite3.Connection) -> float | None:
     """When the longest-waiting client entered the queue, or None if nobody waits."""
-    return conn.execute("SELECT MIN(queued_at) FROM dialogs WHERE status = 'queued'").fetchone()[0]
+    return conn.execute(
+        "SELECT MIN(queued_at) FROM dialogs WHERE status = 'queued' AND intake_step IS NULL"
+    ).fetchone()[0]
 
 
 def next_queued_dialog(conn: sqlite3.Connection) -> sqlite3.Row | None:
     """The dialog at the head of the queue, or None if the queue is empty."""
     return conn.execute(
-        "SELECT * FROM dialogs WHERE status = 'queued' ORDER BY requeued DESC, created_at, id LIMIT 1"
+        "SELECT * FROM dialogs WHERE status = 'queued' AND intake_step IS NULL"
+        " ORDER BY requeued DESC, created_at, id LIMIT 1"
     ).fetchone()
 
 
@@ -546,7 +567,7 @@ def list_queue(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         " (SELECT COALESCE(h.text, h.details, h.content_type) FROM chat_history AS h"
         "  WHERE h.dialog_id = d.id AND h.sender = 'client' ORDER BY h.id LIMIT 1) AS first_text"
         " FROM dialogs AS d JOIN clients AS c ON c.user_id = d.client_id"
-        " WHERE d.status = 'queued' ORDER BY d.requeued DESC, d.created_at, d.id"
+        " WHERE d.status = 'queued' AND d.intake_step IS NULL ORDER BY d.requeued DESC, d.created_at, d.id"
     ).fetchall()
 
 
@@ -554,7 +575,7 @@ def dialogs_waiting_since(conn: sqlite3.Connection, before: float) -> list[sqlit
     """Queued dialogs that entered the queue before `before` and no one was alerted about yet."""
     return conn.execute(
         "SELECT d.*, c.name AS client_name FROM dialogs AS d JOIN clients AS c ON c.user_id = d.client_id"
-        " WHERE d.status = 'queued' AND d.queued_at < ? AND d.alerted_at IS NULL"
+        " WHERE d.status = 'queued' AND d.intake_step IS NULL AND d.queued_at < ? AND d.alerted_at IS NULL"
         " ORDER BY d.requeued DESC, d.created_at, d.id",
         (before,),
     ).fetchall()
@@ -563,6 +584,67 @@ def dialogs_waiting_since(conn: sqlite3.Connection, before: float) -> list[sqlit
 def mark_alerted(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
     """Remember that a long wait was reported."""
     conn.execute("UPDATE dialogs SET alerted_at = ? WHERE id = ?", (now, dialog_id))
+
+
+def set_next_context(conn: sqlite3.Connection, client_id: int, context: str | None) -> None:
+    """Remember the deep link a client came from, for their next dialog."""
+    conn.execute("UPDATE clients SET next_context = ? WHERE user_id = ?", (context, client_id))
+
+
+def set_dialog_context(conn: sqlite3.Connection, dialog_id: int, context: str | None) -> None:
+    """Set the deep-link context of a dialog."""
+    conn.execute("UPDATE dialogs SET context = ? WHERE id = ?", (context, dialog_id))
+
+
+def set_intake_step(conn: sqlite3.Connection, dialog_id: int, step: int | None, now: float) -> None:
+    """Move a dialog's intake to question `step`; None: the intake is over and it waits in the queue from now."""
+    if step is None:
+        conn.execute("UPDATE dialogs SET intake_step = NULL, queued_at = ? WHERE id = ?", (now, dialog_id))
+    else:
+        conn.execute("UPDATE dialogs SET intake_step = ? WHERE id = ?", (step, dialog_id))
+
+
+def add_intake_answer(conn: sqlite3.Connection, dialog_id: int, position: int, key: str, question: str,
+                      answer: str | None, now: float) -> None:
+    """Keep the answer to one intake question (None: skipped)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO intake_answers (dialog_id, position, key, question, answer, answered_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (dialog_id, position, key, question, answer, now),
+    )
+
+
+def intake_answers(conn: sqlite3.Connection, dialog_id: int) -> list[sqlite3.Row]:
+    """A dialog's intake answers in the order asked."""
+    return conn.execute(
+        "SELECT * FROM intake_answers WHERE dialog_id = ? ORDER BY position", (dialog_id,)
+    ).fetchall()
+
+
+def rate_dialog(conn: sqlite3.Connection, dialog_id: int, rating: int, now: float) -> bool:
+    """Store a closed dialog's rating, once; False if it was rated already."""
+    return conn.execute(
+        "UPDATE dialogs SET rating = ?, rated_at = ? WHERE id = ? AND status = 'closed' AND rating IS NULL",
+        (rating, now, dialog_id),
+    ).rowcount == 1
+
+
+def last_dialog_for_client(conn: sqlite3.Connection, client_id: int) -> sqlite3.Row | None:
+    """The client's most recent closed dialog that had an agent, if any."""
+    return conn.execute(
+        "SELECT * FROM dialogs WHERE client_id = ? AND status = 'closed' AND agent_id IS NOT NULL"
+        " ORDER BY id DESC LIMIT 1",
+        (client_id,),
+    ).fetchone()
+
+
+def contexts_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+    """How many dialogs began from each deep-link context since `since`, most first."""
+    return conn.execute(
+        "SELECT context, COUNT(*) AS dialogs FROM dialogs WHERE context IS NOT NULL AND created_at >= ?"
+        " GROUP BY context ORDER BY dialogs DESC, context",
+        (since,),
+    ).fetchall()
 
 
 def close_dialog(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
@@ -593,15 +675,67 @@ def mark_first_response(conn: sqlite3.Connection, dialog_id: int, now: float) ->
 def add_message(
     conn: sqlite3.Connection, *, dialog_id: int, client_id: int, sender: str, agent_id: int | None,
     message_id: int, content_type: str, text: str | None, entities: list[dict] | None,
-    details: str | None, now: float, kind: str = "message",
+    details: str | None, now: float, kind: str = "message", media_group_id: str | None = None,
+    relayed_at: float | None = None,
 ) -> int:
     """Store one message (or an agent's note) of a dialog; returns its history id."""
     return conn.execute(
         "INSERT INTO chat_history (dialog_id, client_id, sender, kind, agent_id, message_id, content_type,"
-        " text, entities, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " text, entities, details, created_at, media_group_id, relayed_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (dialog_id, client_id, sender, kind, agent_id, message_id, content_type, text,
-         json.dumps(entities, ensure_ascii=False) if entities else None, details, now),
+         json.dumps(entities, ensure_ascii=False) if entities else None, details, now, media_group_id, relayed_at),
     ).lastrowid
+
+
+def unrelayed_messages(conn: sqlite3.Connection, dialog_id: int, sender: str) -> list[sqlite3.Row]:
+    """A dialog's messages from one side that still wait to be relayed, in order."""
+    return conn.execute(
+        "SELECT * FROM chat_history WHERE dialog_id = ? AND relayed_at IS NULL AND sender = ? AND kind = 'message'"
+        " ORDER BY id",
+        (dialog_id, sender),
+    ).fetchall()
+
+
+def mark_relayed(conn: sqlite3.Connection, history_ids: list[int], now: float) -> None:
+    """Record that these messages were handed to the outbox."""
+    conn.executemany("UPDATE chat_history SET relayed_at = ? WHERE id = ?", [(now, i) for i in history_ids])
+
+
+def dialogs_with_unrelayed(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Open dialogs with messages waiting to be relayed: dialog, side, and when the last one came."""
+    return conn.execute(
+        "SELECT h.dialog_id, h.sender, MAX(h.created_at) AS last_at FROM chat_history AS h"
+        " JOIN dialogs AS d ON d.id = h.dialog_id"
+        " WHERE h.relayed_at IS NULL AND h.kind = 'message' AND d.status = 'open'"
+        " GROUP BY h.dialog_id, h.sender"
+    ).fetchall()
+
+
+def find_history_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> sqlite3.Row | None:
+    """The stored message that has this id in its author's chat (a client's or an agent's)."""
+    return conn.execute(
+        "SELECT * FROM chat_history WHERE sender = 'client' AND client_id = ? AND message_id = ?"
+        " UNION ALL SELECT * FROM chat_history WHERE sender = 'agent' AND agent_id = ? AND message_id = ?"
+        " LIMIT 1",
+        (chat_id, message_id, chat_id, message_id),
+    ).fetchone()
+
+
+def add_edit(conn: sqlite3.Connection, history_id: int, text: str | None, entities: list[dict] | None,
+             now: float) -> None:
+    """Keep one edit of a stored message."""
+    conn.execute(
+        "INSERT INTO message_edits (history_id, text, entities, edited_at) VALUES (?, ?, ?, ?)",
+        (history_id, text, json.dumps(entities, ensure_ascii=False) if entities else None, now),
+    )
+
+
+def edits_of(conn: sqlite3.Connection, history_id: int) -> list[sqlite3.Row]:
+    """Every edit of a stored message, oldest first."""
+    return conn.execute(
+        "SELECT * FROM message_edits WHERE history_id = ? ORDER BY id", (history_id,)
+    ).fetchall()
 
 
 def dialog_messages(conn: sqlite3.Connection, dialog_id: int) -> list[sqlite3.Row]:
@@ -611,20 +745,14 @@ def dialog_messages(conn: sqlite3.Connection, dialog_id: int) -> list[sqlite3.Ro
     ).fetchall()
 
 
-def client_messages_since(conn: sqlite3.Connection, dialog_id: int, since: float) -> list[sqlite3.Row]:
-    """A dialog's client messages stored at or after `since`, in order."""
-    return conn.execute(
-        "SELECT * FROM chat_history WHERE dialog_id = ? AND sender = 'client' AND created_at >= ? ORDER BY id",
-        (dialog_id, since),
-    ).fetchall()
-
-
 def iter_client_history(conn: sqlite3.Connection, client_id: int) -> Iterator[sqlite3.Row]:
     """Every message of every dialog of a client, oldest first, read lazily."""
     # A cursor, not fetchall(): a history of 100,000 messages is streamed into the export file.
     return conn.execute(
-        "SELECT h.created_at, h.dialog_id, h.sender, h.kind, h.content_type, h.text, h.details,"
-        " c.name AS client_name, a.name AS agent_name, h.agent_id"
+        "SELECT h.id, h.created_at, h.dialog_id, h.sender, h.kind, h.content_type, h.text, h.details,"
+        " c.name AS client_name, a.name AS agent_name, h.agent_id,"
+        " (SELECT COUNT(*) FROM message_edits AS e WHERE e.history_id = h.id) AS edits,"
+        " (SELECT context FROM dialogs WHERE id = h.dialog_id) AS context"
         " FROM chat_history AS h JOIN clients AS c ON c.user_id = h.client_id"
         " LEFT JOIN support_agents AS a ON a.user_id = h.agent_id"
         " WHERE h.client_id = ? ORDER BY h.id",
@@ -638,7 +766,8 @@ def agent_stats(conn: sqlite3.Connection, agent_id: int, day_start: float) -> di
         "SELECT COUNT(*) AS dialogs_total,"
         " COALESCE(SUM(closed_at >= ?), 0) AS dialogs_today,"
         " AVG(first_response_at - assigned_at) AS avg_first_response,"
-        " AVG(closed_at - assigned_at) AS avg_duration"
+        " AVG(closed_at - assigned_at) AS avg_duration,"
+        " AVG(rating) AS avg_rating, COUNT(rating) AS ratings"
         " FROM dialogs WHERE agent_id = ? AND status = 'closed'",
         (day_start, agent_id),
     ).fetchone()
@@ -685,7 +814,8 @@ def team_stats(conn: sqlite3.Connection, day_start: float) -> list[sqlite3.Row]:
         "SELECT a.user_id, a.name, a.open_dialogs,"
         " COUNT(d.id) AS dialogs_total, COALESCE(SUM(d.closed_at >= ?), 0) AS dialogs_today,"
         " AVG(d.first_response_at - d.assigned_at) AS avg_first_response,"
-        " AVG(d.closed_at - d.assigned_at) AS avg_duration"
+        " AVG(d.closed_at - d.assigned_at) AS avg_duration,"
+        " AVG(d.rating) AS avg_rating, COUNT(d.rating) AS ratings"
         " FROM support_agents AS a"
         " LEFT JOIN dialogs AS d ON d.agent_id = a.user_id AND d.status = 'closed'"
         " WHERE a.removed_at IS NULL GROUP BY a.user_id ORDER BY a.name, a.user_id",
@@ -731,6 +861,41 @@ def next_outbox_due_at(conn: sqlite3.Connection, after: float) -> float | None:
 def count_pending_calls(conn: sqlite3.Connection) -> int:
     """How many calls wait to be made."""
     return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
+
+def outbox_heads(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """The oldest pending call of every chat, due or not."""
+    return conn.execute(
+        "SELECT o.* FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
+        " AS h JOIN outbox AS o ON o.id = h.id"
+    ).fetchall()
+
+
+def outbox_head(conn: sqlite3.Connection, chat_id: int) -> sqlite3.Row | None:
+    """The oldest pending call of one chat, or None."""
+    return conn.execute(
+        "SELECT * FROM outbox WHERE chat_id = ? AND status = 'pending' ORDER BY id LIMIT 1", (chat_id,)
+    ).fetchone()
+
+
+def newest_outbox_id(conn: sqlite3.Connection) -> int:
+    """The highest call id so far (0 for an empty outbox)."""
+    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
+
+
+def pending_calls_after(conn: sqlite3.Connection, after_id: int) -> list[sqlite3.Row]:
+    """Pending calls with an id above `after_id` (queued since the sender last looked), oldest first."""
+    return conn.execute(
+        "SELECT * FROM outbox WHERE id > ? AND status = 'pending' ORDER BY id", (after_id,)
+    ).fetchall()
+
+
+def recent_sent_calls(conn: sqlite3.Connection, since: float) -> list[tuple[int, float]]:
+    """(chat, when) of every call Telegram accepted after `since`, in time order: pacing after a restart."""
+    # "status <> 'pending'" repeats the condition of the outbox_done index, so that it is used.
+    return [(row[0], row[1]) for row in conn.execute(
+        "SELECT chat_id, done_at FROM outbox WHERE status <> 'pending' AND status = 'sent' AND done_at > ?"
+        " ORDER BY done_at", (since,))]
 
 
 def mark_call_sent(conn: sqlite3.Connection, call_id: int, now: float) -> None:

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS clients (
     created_at    REAL    NOT NULL,
     banned_at     REAL,                   -- set by /ban: stored, never relayed, queued or answered
     ban_reason    TEXT,
-    ban_notified  INTEGER NOT NULL DEFAULT 0 CHECK (ban_notified IN (0, 1))
+    ban_notified  INTEGER NOT NULL DEFAULT 0 CHECK (ban_notified IN (0, 1)),
+    next_context  TEXT                    -- a deep link's payload, for the client's next dialog
 );
 
 -- A dialog (ticket) is queued until an agent takes it, open while they talk, closed at the end.
@@ -60,6 +61,10 @@ CREATE TABLE IF NOT EXISTS dialogs (
     requeued          INTEGER NOT NULL DEFAULT 0 CHECK (requeued IN (0, 1)),  -- back from a removed agent
     alerted_at        REAL,               -- when admins were told it waits too long
     transferred_from  INTEGER,            -- the agent who handed it over last, if any
+    context           TEXT,               -- the deep link the client came from (/start <payload>)
+    intake_step       INTEGER,            -- the intake question being asked; NULL: none (left)
+    rating            INTEGER CHECK (rating BETWEEN 1 AND 5),
+    rated_at          REAL,
     CHECK (status <> 'queued' OR (agent_id IS NULL AND assigned_at IS NULL)),
     CHECK (status <> 'open' OR (agent_id IS NOT NULL AND assigned_at IS NOT NULL)),
     CHECK ((status = 'closed') = (closed_at IS NOT NULL))
@@ -108,9 +113,11 @@ BEGIN
     UPDATE support_agents SET open_dialogs = open_dialogs - 1 WHERE user_id = OLD.agent_id;
 END;
 
--- The queue: dialogs handed back by a removed agent first, then in order of arrival.
+-- The queue: dialogs handed back by a removed agent first, then in order of arrival. A dialog whose
+-- client is still answering the intake questions is queued but not yet waiting.
 CREATE INDEX IF NOT EXISTS queue_order
-    ON dialogs (requeued DESC, created_at, id) WHERE status = 'queued';
+    ON dialogs (requeued DESC, created_at, id) WHERE status = 'queued' AND intake_step IS NULL;
+CREATE INDEX IF NOT EXISTS dialogs_by_client ON dialogs (client_id, id);
 CREATE INDEX IF NOT EXISTS dialogs_by_agent
     ON dialogs (agent_id, closed_at) WHERE status = 'closed';
 
@@ -128,11 +135,41 @@ CREATE TABLE IF NOT EXISTS chat_history (
     entities     TEXT,                    -- JSON list of the text's formatting entities
     details      TEXT,                    -- a description of media: file name, coordinates, phone
     created_at   REAL    NOT NULL,
+    media_group_id TEXT,                  -- the album the message is part of
+    -- When it was handed to the outbox for the other side; NULL while it waits (the queue, the
+    -- intake questions, an album still arriving, or an earlier message that waits).
+    relayed_at   REAL,
     CHECK ((sender = 'agent') = (agent_id IS NOT NULL))
 );
 CREATE INDEX IF NOT EXISTS history_by_client ON chat_history (client_id, id);
 CREATE INDEX IF NOT EXISTS history_by_dialog ON chat_history (dialog_id, id);
 CREATE INDEX IF NOT EXISTS history_by_agent ON chat_history (agent_id) WHERE agent_id IS NOT NULL;
+-- An edit names the message by its id in the author's chat.
+CREATE INDEX IF NOT EXISTS history_by_client_message ON chat_history (client_id, message_id) WHERE sender = 'client';
+CREATE INDEX IF NOT EXISTS history_by_agent_message ON chat_history (agent_id, message_id) WHERE sender = 'agent';
+-- Messages still to be relayed, per dialog.
+CREATE INDEX IF NOT EXISTS history_unrelayed ON chat_history (dialog_id, id) WHERE relayed_at IS NULL;
+
+-- Each edit of a stored message: the new text or caption, and when.
+CREATE TABLE IF NOT EXISTS message_edits (
+    id         INTEGER PRIMARY KEY,
+    history_id INTEGER NOT NULL REFERENCES chat_history (id),
+    text       TEXT,
+    entities   TEXT,                      -- JSON
+    edited_at  REAL    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS edits_by_message ON message_edits (history_id, id);
+
+-- The intake questionnaire's answers, per dialog, in the order asked.
+CREATE TABLE IF NOT EXISTS intake_answers (
+    dialog_id  INTEGER NOT NULL REFERENCES dialogs (id),
+    position   INTEGER NOT NULL,
+    key        TEXT    NOT NULL,
+    question   TEXT    NOT NULL,
+    answer     TEXT,                      -- NULL: skipped
+    answered_at REAL   NOT NULL,
+    PRIMARY KEY (dialog_id, position)
+) WITHOUT ROWID;
 
 -- Transactional outbox: every call to Telegram that must happen is written here in the same
 -- transaction as its cause, and delivery.Sender drains it in order per chat.
@@ -198,4 +235,4 @@ CREATE TABLE IF NOT EXISTS register_attempts (
     locked_until REAL
 );
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

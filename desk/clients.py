@@ -67,9 +67,9 @@ def client_message(desk: Desk, person: Person, content: Content) -> None:
         # Not a name (media, or a long text: a question). Keep the Telegram name and go on.
         db.set_client_awaiting_name(desk.conn, client["user_id"], False)
     dialog = db.live_dialog_for_client(desk.conn, client["user_id"]) or routing.open_dialog(desk, client)
-    stored = messages.store(desk, dialog, "client", person.id, content)
-    if dialog["status"] == "open":
-        messages.relay_to_agent(desk, client, dialog["agent_id"], stored)
+    messages.store(desk, dialog, "client", person.id, content)
+    if dialog["status"] == "open" and content.media_group_id is None:
+        messages.flush(desk, dialog, "client")      # an album waits for its last part (a timer job)
 
 
 def exists(desk: Desk, client_id: int) -> bool:

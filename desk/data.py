@@ -25,3 +25,4 @@ class Content:
     entities: list[dict] | None = None
     details: str | None = None          # file name, coordinates, phone...: what a history file shows
     reply_to: int | None = None         # the id of the message it replies to, in the same chat
+    media_group_id: str | None = None   # the album it belongs to

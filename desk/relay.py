@@ -45,6 +45,12 @@ def relay_to_agent(
     return [("sendMessage", {"text": header, "entities": bold}), ("copyMessage", copy)]
 
 
+def album_header(client_name: str) -> tuple[str, dict[str, Any]]:
+    """The name shown once above a client's album."""
+    header = texts.RELAY_HEADER.format(name=client_name)
+    return "sendMessage", {"text": header, "entities": [{"type": "bold", "offset": 0, "length": utf16_len(header)}]}
+
+
 def relay_to_client(agent_id: int, message_id: int) -> tuple[str, dict[str, Any]]:
     """The call that shows one agent message to the client, exactly as the agent wrote it."""
     return "copyMessage", {"from_chat_id": agent_id, "message_id": message_id}

@@ -59,8 +59,7 @@ def give_queued(desk: Desk, dialog: sqlite3.Row, agent: sqlite3.Row) -> None:
     # A dialog handed back by a removed agent comes with its history, so nobody repeats themselves.
     announce(desk, client, agent, dialog["id"], waited=desk.now - dialog["queued_at"],
              with_history=bool(dialog["requeued"]))
-    for stored in db.client_messages_since(desk.conn, dialog["id"], dialog["queued_at"]):
-        messages.relay_to_agent(desk, client, agent["user_id"], stored)
+    messages.flush(desk, db.get_dialog(desk.conn, dialog["id"]), "client", force=True)
 
 
 def serve_queue(desk: Desk) -> None:
@@ -130,6 +129,8 @@ def transfer(desk: Desk, agent: sqlite3.Row, dialog: sqlite3.Row, target: sqlite
 
 def end_dialog(desk: Desk, dialog: sqlite3.Row) -> None:
     """Close an agent's ticket, tell both sides, and serve the queue (the agent has room now)."""
+    for side in ("client", "agent"):
+        messages.flush(desk, dialog, side, force=True)     # an album still arriving goes first
     db.close_dialog(desk.conn, dialog["id"], desk.now)
     client = db.get_client(desk.conn, dialog["client_id"])
     agent = db.get_agent(desk.conn, dialog["agent_id"])

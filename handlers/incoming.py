@@ -49,7 +49,7 @@ def content_of(m: types.Message) -> Content:
     reply = j.get("reply_to_message") or {}
     return Content(message_id=m.message_id, content_type=kind, text=j.get("text", j.get("caption")),
                    entities=j.get("entities", j.get("caption_entities")), details=details,
-                   reply_to=reply.get("message_id"))
+                   reply_to=reply.get("message_id"), media_group_id=j.get("media_group_id"))
 
 
 def parse_id(word: str) -> int | None:
