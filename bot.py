@@ -47,7 +47,7 @@ from timers import Timers
 log = logging.getLogger("desk")
 
 POLL_TIMEOUT = 25                # seconds a getUpdates long poll may wait for news
-ALLOWED_UPDATES = ["message"]    # Telegram sends only these kinds
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]    # Telegram sends only these kinds
 KEEP_PROCESSED_UPDATES = 2 * 24 * 3600   # Telegram redelivers an unconfirmed update for 24 h
 KEEP_FINISHED_CALLS = 7 * 24 * 3600
 HOUSEKEEPING_EVERY = 3600
@@ -219,6 +219,7 @@ def run_desk() -> None:
     limiter = delivery.RateLimiter(per_second=settings.send_rate)
     sender = delivery.Sender(delivery.BotApi(settings.api_url, settings.bot_token), settings.database_path,
                              on_unreachable, limiter)
+    sender.protect_content = settings.protect_content
     poller = Poller(dispatcher, sender)
     timers = Timers(settings.database_path, after_run=sender.wake)
     if settings.backup_dir:

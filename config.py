@@ -12,6 +12,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import texts
 
@@ -41,6 +42,11 @@ class Settings:
     max_chats_per_agent: int = 1
     admin_ids: frozenset[int] = frozenset()
     queue_alert_seconds: int = 600           # 0: no alerts
+    timezone: str = "UTC"                    # for WORKING_HOURS and every time the desk shows
+    working_hours: tuple[tuple[int, int, int], ...] = ()   # (weekday 0=Mon, start, end minute); () = always
+    rating: bool = True
+    protect_content: bool = False
+    return_to_agent_hours: int = 24          # 0: off
 
 
 def _whole(name: str, value: str, low: int, high: int) -> int:
@@ -61,6 +67,49 @@ def _id_list(name: str, value: str) -> frozenset[int]:
             raise ConfigError(f"{name} must be comma-separated Telegram user ids (numbers), not {part!r}")
         ids.add(int(part))
     return frozenset(ids)
+
+
+def _switch(name: str, value: str) -> bool:
+    """on/off, true/false, yes/no, 1/0; or ConfigError naming the variable."""
+    word = value.lower()
+    if word in ("on", "true", "yes", "1"):
+        return True
+    if word in ("off", "false", "no", "0"):
+        return False
+    raise ConfigError(f"{name} must be on or off (true/false), not {value!r}")
+
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _hhmm(text: str, allow_24: bool) -> int:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not m or int(m.group(2)) > 59 or int(m.group(1)) > 24 or (int(m.group(1)) == 24 and (m.group(2) != "00"
+                                                                                         or not allow_24)):
+        raise ConfigError(f"WORKING_HOURS has a bad time {text!r}: use HH:MM from 00:00 to 24:00")
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def parse_working_hours(value: str) -> tuple[tuple[int, int, int], ...]:
+    """'Mon-Fri 09:00-18:00, Sat 10:00-14:00' as (weekday, start minute, end minute) entries; '' = always open."""
+    if not value:
+        return ()
+    entries = []
+    for part in value.split(","):
+        m = re.fullmatch(r"\s*([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(\S+?)\s*-\s*(\S+)\s*", part)
+        if not m:
+            raise ConfigError(f"WORKING_HOURS entry {part.strip()!r} is not like 'Mon-Fri 09:00-18:00'")
+        first, last = m.group(1).lower(), (m.group(2) or m.group(1)).lower()
+        for day in (first, last):
+            if day not in DAY_NAMES:
+                raise ConfigError(f"WORKING_HOURS has an unknown day {day!r}: use Mon Tue Wed Thu Fri Sat Sun")
+        start, end = _hhmm(m.group(3), False), _hhmm(m.group(4), True)
+        if start >= end:
+            raise ConfigError(f"WORKING_HOURS entry {part.strip()!r} ends before it starts")
+        a, b = DAY_NAMES.index(first), DAY_NAMES.index(last)
+        days = range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)]
+        entries += [(day, start, end) for day in days]
+    return tuple(sorted(entries))
 
 
 def load_settings(env: dict[str, str]) -> Settings:
@@ -97,12 +146,23 @@ def load_settings(env: dict[str, str]) -> Settings:
     max_chats = _whole("MAX_CHATS_PER_AGENT", get("MAX_CHATS_PER_AGENT", "1"), 1, 20)
     admin_ids = _id_list("ADMIN_IDS", env.get("ADMIN_IDS", ""))
     queue_alert = _whole("QUEUE_ALERT_SECONDS", get("QUEUE_ALERT_SECONDS", "600"), 0, 7 * 24 * 3600)
+    timezone = get("TIMEZONE", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE is not a known time zone: {timezone!r} (use an IANA name such as "
+                          "Europe/Moscow)") from None
+    working_hours = parse_working_hours(env.get("WORKING_HOURS", "").strip())
+    rating = _switch("RATING", get("RATING", "on"))
+    protect = _switch("PROTECT_CONTENT", get("PROTECT_CONTENT", "false"))
+    return_hours = _whole("RETURN_TO_AGENT_HOURS", get("RETURN_TO_AGENT_HOURS", "24"), 0, 24 * 365)
     return Settings(bot_token=bot_token, support_token=support_token,
                     backup_dir=backup_dir, backup_keep=backup_keep,
                     database_path=get("DATABASE_PATH", Settings.database_path), api_url=api_url,
                     online_window=int(window), default_language=language, log_level=level,
                     send_rate=float(send_rate), max_chats_per_agent=max_chats, admin_ids=admin_ids,
-                    queue_alert_seconds=queue_alert)
+                    queue_alert_seconds=queue_alert, timezone=timezone, working_hours=working_hours,
+                    rating=rating, protect_content=protect, return_to_agent_hours=return_hours)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -54,6 +54,9 @@ TIMEOUT = (10.0, 60.0)         # seconds to connect, and to wait for an answer
 # Words in a 400 answer that mean the chat itself is gone, not just this one message.
 UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated",
                      "bot was blocked", "bot was kicked")
+# Calls that name no chat, and calls that send a message PROTECT_CONTENT guards from forwarding.
+CHATLESS = frozenset({"answerCallbackQuery"})
+PROTECTABLE = frozenset({"sendMessage", "copyMessage", "copyMessages", "sendDocument"})
 # Payload keys that are the desk's own notes, never sent to Telegram.
 NOTES = ("origin", "link")
 
@@ -206,6 +209,8 @@ UnreachableHandler = Callable[[sqlite3.Connection, int, str], None]
 class Sender:
     """Drains the outbox with a dispatcher thread and a small pool of sending threads."""
 
+    protect_content = False     # PROTECT_CONTENT: every message sent can't be forwarded or saved
+
     def __init__(self, api: BotApi, database_path: str, on_unreachable: UnreachableHandler,
                  limiter: RateLimiter | None = None, workers: int = WORKERS) -> None:
         self.api = api
@@ -340,13 +345,17 @@ class Sender:
 
     @staticmethod
     def _link_copy(conn: sqlite3.Connection, call: sqlite3.Row, result: Any, now: float) -> None:
-        """Record the id Telegram gave a relayed copy, with what it is a copy of."""
-        if not isinstance(result, dict) or "message_id" not in result:
-            return
+        """Record the id Telegram gave a relayed copy (each copy of an album), with what it is a copy of."""
         link = json.loads(call["payload"]).get("link")
-        if link:
+        if not link:
+            return
+        if isinstance(result, list) and "source_message_ids" in link:      # copyMessages: ids in order
+            for copy, source in zip(result, link["source_message_ids"], strict=False):
+                db.link_message(conn, call["chat_id"], copy["message_id"], link["source_chat_id"], source,
+                                link["dialog_id"], now)
+        elif isinstance(result, dict) and "message_id" in result:
             db.link_message(conn, call["chat_id"], result["message_id"], link["source_chat_id"],
-                            link["source_message_id"], link["dialog_id"], now)
+                            link.get("source_message_id"), link["dialog_id"], now)
 
     # The sending threads: one Telegram call each, no database writes.
 
@@ -365,8 +374,10 @@ class Sender:
         if method == "setMyCommands":
             params["commands"] = [{"command": name, "description": text} for name, text in params["commands"]]
             params["scope"] = {"type": "chat", "chat_id": chat_id} if chat_id else {"type": "default"}
-        else:
+        elif method not in CHATLESS:
             params["chat_id"] = chat_id
+        if self.protect_content and method in PROTECTABLE:
+            params["protect_content"] = True
         return self.api.call(method, params)
 
     def _send_history(self, chat_id: int, p: dict[str, Any]) -> Any:
@@ -375,6 +386,8 @@ class Sender:
         client = db.get_client(conn, p["client_id"])
         caption = texts.t(p["lang"], "history_caption", name=client["name"], client_id=client["user_id"])
         now = time.time()
-        return self.api.upload("sendDocument", {"chat_id": chat_id, "caption": caption}, "document",
-                               f"history_{client['user_id']}.txt",
-                               lambda out: write_history(conn, client, p["lang"], now, out))
+        params: dict[str, Any] = {"chat_id": chat_id, "caption": caption}
+        if self.protect_content:
+            params["protect_content"] = "true"
+        return self.api.upload("sendDocument", params, "document", f"history_{client['user_id']}.txt",
+                               lambda out: write_history(conn, client, p["lang"], now, out, p.get("tz", "UTC")))

@@ -58,6 +58,13 @@ class Desk:
             payload["link"] = link     # the desk's own note: recorded with the sent message's id
         self.call(chat_id, "sendMessage", payload)
 
+    def send_history(self, chat_id: int, client_id: int, lang: str, link: dict | None = None) -> None:
+        """Queue a client's history file; it is built when it is sent, so it never sits in the outbox."""
+        payload: dict[str, Any] = {"client_id": client_id, "lang": lang, "tz": self.settings.timezone}
+        if link:
+            payload["link"] = link
+        self.call(chat_id, "sendHistory", payload)
+
     def call(self, chat_id: int, method: str, payload: dict[str, Any]) -> None:
         """Queue any Telegram call for a chat."""
         db.enqueue_call(self.conn, chat_id, method, payload, self.now)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import db
-from desk import Desk, bans, messages, routing
+from desk import Desk, bans, faq, intake, messages, routing
 from desk.data import Content, Person
 
 NAME_LIMIT = 64                  # characters in a client's name
+DEEP_LINK = re.compile(r"[A-Za-z0-9_-]{1,64}")    # what t.me/<bot>?start=<payload> may carry
 
 
 def clean_name(raw: str | None) -> str | None:
@@ -29,16 +31,35 @@ def client_for(desk: Desk, person: Person) -> tuple[sqlite3.Row, bool]:
     return client, False
 
 
-def start(desk: Desk, person: Person) -> None:
-    """/start: greet a client and ask their name once, or tell them where they stand."""
+def set_context(desk: Desk, client: sqlite3.Row, payload: str) -> None:
+    """A deep link's payload: the context of the live dialog (its agent is told) or of the next one."""
+    if not DEEP_LINK.fullmatch(payload):
+        return                                      # not a payload Telegram makes: ignored
+    dialog = db.live_dialog_for_client(desk.conn, client["user_id"])
+    if dialog is None:
+        db.set_next_context(desk.conn, client["user_id"], payload)
+        return
+    db.set_dialog_context(desk.conn, dialog["id"], payload)
+    agent = db.get_agent(desk.conn, dialog["agent_id"]) if dialog["agent_id"] else None
+    if agent is not None:
+        desk.say(agent["user_id"], desk.lang(agent["language_code"]), "context_changed", name=client["name"],
+                 context=payload)
+
+
+def start(desk: Desk, person: Person, payload: str = "") -> None:
+    """/start [payload]: greet a client and ask their name once, or tell them where they stand."""
     lang = desk.lang(person.language_code)
     client, is_new = client_for(desk, person)
     if client["banned_at"] is not None:
         bans.keep_message(desk, client, None)
         return
+    if payload:
+        set_context(desk, client, payload)
     dialog = db.live_dialog_for_client(desk.conn, client["user_id"])
     if dialog is not None and dialog["status"] == "open":
         desk.say(person.id, lang, "in_dialog")
+    elif dialog is not None and dialog["intake_step"] is not None:
+        intake.remind(desk, client, dialog)
     elif dialog is not None:
         desk.say(person.id, lang, "queued", position=db.queue_position(desk.conn, dialog["id"]))
     elif is_new or client["awaiting_name"]:
@@ -66,9 +87,21 @@ def client_message(desk: Desk, person: Person, content: Content) -> None:
             return
         # Not a name (media, or a long text: a question). Keep the Telegram name and go on.
         db.set_client_awaiting_name(desk.conn, client["user_id"], False)
-    dialog = db.live_dialog_for_client(desk.conn, client["user_id"]) or routing.open_dialog(desk, client)
-    messages.store(desk, dialog, "client", person.id, content)
-    if dialog["status"] == "open" and content.media_group_id is None:
+    dialog = db.live_dialog_for_client(desk.conn, client["user_id"])
+    if dialog is None:
+        dialog = routing.new_dialog(desk, client)
+        messages.store(desk, dialog, "client", person.id, content)
+        # The intake questions, or an agent, or the queue; the message goes to the agent with the rest.
+        dialog = routing.begin(desk, client, dialog)
+    elif dialog["intake_step"] is not None:
+        messages.store(desk, dialog, "client", person.id, content)
+        intake.answer(desk, client, dialog, content)
+        return
+    else:
+        messages.store(desk, dialog, "client", person.id, content)
+    if dialog["status"] == "queued":
+        faq.auto_answer(desk, client, dialog, content)
+    elif content.media_group_id is None:
         messages.flush(desk, dialog, "client")      # an album waits for its last part (a timer job)
 
 

@@ -36,7 +36,7 @@ def client_list(desk: Desk, agent: sqlite3.Row, lang: str) -> str:
         if d["client_id"] == agent["focus_client_id"]:
             marks.append(t(lang, "clients_focus"))
         lines.append(t(lang, "clients_line", name=d["client_name"], client_id=d["client_id"],
-                       since=clock.stamp(d["assigned_at"])[:16], marks="".join(f" · {m}" for m in marks)))
+                       since=clock.stamp(d["assigned_at"], desk.settings.timezone)[:16], marks="".join(f" · {m}" for m in marks)))
     return "\n".join(lines)
 
 

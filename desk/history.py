@@ -10,10 +10,11 @@ import texts
 from desk import clock
 
 
-def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now: float, out: IO[bytes]) -> int:
-    """Write a client's whole history to `out`; returns the message count."""
+def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now: float, out: IO[bytes],
+                  tz: str = "UTC") -> int:
+    """Write a client's whole history to `out`, times in zone `tz`; returns the message count."""
     out.write((texts.t(lang, "history_title", name=client["name"], client_id=client["user_id"],
-                       time=clock.stamp(now), zone=clock.ZONE_NAME) + "\n").encode("utf-8"))
+                       time=clock.stamp(now, tz), zone=tz) + "\n").encode("utf-8"))
     who_client, who_agent = texts.t(lang, "who_client"), texts.t(lang, "who_agent")
     who_note = texts.t(lang, "who_note")
     count = 0
@@ -34,7 +35,7 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
             parts.append(row["details"])
         if row["text"]:
             parts.append(row["text"])
-        lines.append(f'[{clock.stamp(row["created_at"])}] {who}: {" ".join(parts)}')
+        lines.append(f'[{clock.stamp(row["created_at"], tz)}] {who}: {" ".join(parts)}')
         count += 1
         if len(lines) >= 1000:
             # Written in slices of a thousand lines: few calls, and memory stays flat.

@@ -12,52 +12,90 @@ import logging
 import sqlite3
 
 import db
-from desk import Desk, messages
+import texts
+from desk import Desk, hours, intake, messages, ratings
 
 log = logging.getLogger("desk.routing")
 
 
-def open_dialog(desk: Desk, client: sqlite3.Row) -> sqlite3.Row:
-    """Start a dialog for a client: with an agent who has room, otherwise in the queue."""
-    agent = db.find_available_support(desk.conn, desk.now, desk.settings.online_window,
-                                      desk.settings.max_chats_per_agent)
-    if agent is not None:
-        dialog_id = db.assign_client(desk.conn, client["user_id"], agent["user_id"], desk.now)
-        announce(desk, client, agent, dialog_id)
-    else:
-        dialog_id = db.enqueue_client(desk.conn, client["user_id"], desk.now)
-        desk.say(client["user_id"], desk.lang(client["language_code"]), "queued",
-                 position=db.queue_position(desk.conn, dialog_id))
+def new_dialog(desk: Desk, client: sqlite3.Row) -> sqlite3.Row:
+    """A new dialog for a client, in the queue for now, with the deep link they came from."""
+    dialog_id = db.enqueue_client(desk.conn, client["user_id"], desk.now)
+    if client["next_context"]:
+        db.set_dialog_context(desk.conn, dialog_id, client["next_context"])
+        db.set_next_context(desk.conn, client["user_id"], None)
     return db.get_dialog(desk.conn, dialog_id)
 
 
-def announce(desk: Desk, client: sqlite3.Row, agent: sqlite3.Row, dialog_id: int,
+def begin(desk: Desk, client: sqlite3.Row, dialog: sqlite3.Row) -> sqlite3.Row:
+    """A new dialog's first steps: the intake questions if any, otherwise an agent or the queue."""
+    if intake.start(desk, client, dialog):
+        return db.get_dialog(desk.conn, dialog["id"])
+    return place(desk, client, dialog)
+
+
+def place(desk: Desk, client: sqlite3.Row, dialog: sqlite3.Row) -> sqlite3.Row:
+    """A dialog ready for an agent (no questions left): give it to one now, or tell the client they wait."""
+    agent = choose_agent(desk, client)
+    if agent is not None:
+        give_queued(desk, dialog, agent, waited=False)
+    else:
+        lang = desk.lang(client["language_code"])
+        if not hours.is_open(desk.settings, desk.now):
+            desk.say(client["user_id"], lang, "closed_now", hours=hours.describe(desk.settings, lang),
+                     back=hours.next_opening_text(desk.settings, desk.now, lang))
+        else:
+            desk.say(client["user_id"], lang, "queued", position=db.queue_position(desk.conn, dialog["id"]))
+    return db.get_dialog(desk.conn, dialog["id"])
+
+
+def choose_agent(desk: Desk, client: sqlite3.Row | None = None) -> sqlite3.Row | None:
+    """Who takes the next client now: nobody outside working hours; a returning client's last agent
+    if they are available with room; otherwise db.find_available_support."""
+    if not hours.is_open(desk.settings, desk.now):
+        return None
+    if client is not None and desk.settings.return_to_agent_hours:
+        last = db.last_dialog_for_client(desk.conn, client["user_id"])
+        if last is not None and desk.now - last["closed_at"] <= desk.settings.return_to_agent_hours * 3600:
+            agent = db.get_agent(desk.conn, last["agent_id"])
+            if agent is not None and agent["is_available"] and has_room(desk, agent):
+                return agent
+    return db.find_available_support(desk.conn, desk.now, desk.settings.online_window,
+                                     desk.settings.max_chats_per_agent)
+
+
+def announce(desk: Desk, client: sqlite3.Row, agent: sqlite3.Row, dialog: sqlite3.Row,
              waited: float | None = None, handed_by: sqlite3.Row | None = None, with_history: bool = False) -> None:
-    """Tell an agent who their new client is, and the client who is helping them."""
+    """Tell an agent who their new client is (and what they answered), and the client who helps them."""
     agent_lang = desk.lang(agent["language_code"])
     username = f', @{client["username"]}' if client["username"] else ""
     # The notice is linked to the dialog, so a reply to it is a reply to this client.
-    link = {"source_chat_id": client["user_id"], "source_message_id": None, "dialog_id": dialog_id}
+    link = {"source_chat_id": client["user_id"], "source_message_id": None, "dialog_id": dialog["id"]}
     about = {"name": client["name"], "client_id": client["user_id"], "username": username,
              "language": client["language_code"] or "?"}
     if handed_by is not None:
-        desk.say(agent["user_id"], agent_lang, "new_client_transfer", link=link, agent=handed_by["name"], **about)
+        text = texts.t(agent_lang, "new_client_transfer", agent=handed_by["name"], **about)
     else:
-        desk.say(agent["user_id"], agent_lang, "new_client", link=link, **about)
+        text = texts.t(agent_lang, "new_client", **about)
+    if dialog["context"]:
+        text += "\n" + texts.t(agent_lang, "context_line", context=dialog["context"])
+    desk.send_text(agent["user_id"], text, link=link)
     if waited is not None:
         desk.say(agent["user_id"], agent_lang, "waited", minutes=max(1, round(waited / 60)))
+    card = intake.card(desk, client, dialog, agent_lang)
+    if card and handed_by is None:
+        desk.send_text(agent["user_id"], card, link=link)
     if with_history:
-        # The file is built when it is sent, from the database, so it never sits in the outbox.
-        desk.call(agent["user_id"], "sendHistory", {"client_id": client["user_id"], "lang": agent_lang, "link": link})
+        desk.send_history(agent["user_id"], client["user_id"], agent_lang, link)
     desk.say(client["user_id"], desk.lang(client["language_code"]), "connected", agent=agent["name"])
 
 
-def give_queued(desk: Desk, dialog: sqlite3.Row, agent: sqlite3.Row) -> None:
-    """Give a waiting client to an agent: the notice, then everything they wrote while waiting."""
+def give_queued(desk: Desk, dialog: sqlite3.Row, agent: sqlite3.Row, waited: bool = True) -> None:
+    """Give a waiting client to an agent: the notice, the intake card, then everything they wrote."""
     client = db.get_client(desk.conn, dialog["client_id"])
     db.assign_client(desk.conn, client["user_id"], agent["user_id"], desk.now)
     # A dialog handed back by a removed agent comes with its history, so nobody repeats themselves.
-    announce(desk, client, agent, dialog["id"], waited=desk.now - dialog["queued_at"],
+    announce(desk, client, agent, dialog, waited=desk.now - dialog["queued_at"] if waited else None,
              with_history=bool(dialog["requeued"]))
     messages.flush(desk, db.get_dialog(desk.conn, dialog["id"]), "client", force=True)
 
@@ -68,8 +106,7 @@ def serve_queue(desk: Desk) -> None:
         dialog = db.next_queued_dialog(desk.conn)
         if dialog is None:
             return
-        agent = db.find_available_support(desk.conn, desk.now, desk.settings.online_window,
-                                          desk.settings.max_chats_per_agent)
+        agent = choose_agent(desk, db.get_client(desk.conn, dialog["client_id"]))
         if agent is None:
             return
         give_queued(desk, dialog, agent)
@@ -122,7 +159,7 @@ def transfer(desk: Desk, agent: sqlite3.Row, dialog: sqlite3.Row, target: sqlite
         return
     client = db.get_client(desk.conn, dialog["client_id"])
     db.transfer_dialog(desk.conn, dialog["id"], target["user_id"], desk.now)
-    announce(desk, client, target, dialog["id"], handed_by=agent, with_history=True)
+    announce(desk, client, target, dialog, handed_by=agent, with_history=True)
     desk.say(agent["user_id"], lang, "transfer_done", name=client["name"], agent=target["name"])
     serve_queue(desk)
 
@@ -135,6 +172,7 @@ def end_dialog(desk: Desk, dialog: sqlite3.Row) -> None:
     client = db.get_client(desk.conn, dialog["client_id"])
     agent = db.get_agent(desk.conn, dialog["agent_id"])
     desk.say(client["user_id"], desk.lang(client["language_code"]), "ticket_closed")
+    ratings.ask(desk, client, dialog["id"])
     if agent is not None:
         desk.say(agent["user_id"], desk.lang(agent["language_code"]), "end_done", name=client["name"])
     serve_queue(desk)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import db
 import texts
-from desk import Desk, clock, routing
+from desk import Desk, clock, routing, stats
+
+CONTEXT_DAYS = 30      # /stats all counts the dialogs per deep link over this many days
 
 
 def is_admin(desk: Desk, user_id: int) -> bool:
@@ -24,7 +26,7 @@ def show_agents(desk: Desk, chat_id: int, lang: str) -> None:
         lines.append(texts.t(lang, "agents_line", name=a["name"], agent_id=a["user_id"],
                              username=f' @{a["username"]}' if a["username"] else "", state=state,
                              open=a["open_dialogs"], limit=desk.settings.max_chats_per_agent,
-                             seen=clock.stamp(a["last_seen_at"])[:16]))
+                             seen=clock.stamp(a["last_seen_at"], desk.settings.timezone)[:16]))
     desk.say(chat_id, lang, "agents_title", lines="\n".join(lines))
 
 
@@ -44,8 +46,14 @@ def team_report(desk: Desk, lang: str) -> str:
     lines = [texts.t(lang, "team_line", name=r["name"], agent_id=r["user_id"], today=r["dialogs_today"],
                      total=r["dialogs_total"], first=clock.duration(r["avg_first_response"], lang),
                      length=clock.duration(r["avg_duration"], lang), open=r["open_dialogs"])
-             for r in db.team_stats(desk.conn, clock.day_start(desk.now))]
+             + "; " + stats.rating_line(r["avg_rating"], r["ratings"], lang)
+             for r in db.team_stats(desk.conn, clock.day_start(desk.now, desk.settings.timezone))]
     since = db.longest_wait_since(desk.conn)
     wait = clock.duration(desk.now - since if since is not None else None, lang)
-    return texts.t(lang, "team_stats", lines="\n".join(lines) or texts.t(lang, "agents_none"),
-                   queue=db.queue_length(desk.conn), longest=wait)
+    report = texts.t(lang, "team_stats", lines="\n".join(lines) or texts.t(lang, "agents_none"),
+                     queue=db.queue_length(desk.conn), longest=wait)
+    contexts = db.contexts_since(desk.conn, desk.now - CONTEXT_DAYS * 86400)
+    if contexts:
+        report += "\n\n" + texts.t(lang, "team_contexts", days=CONTEXT_DAYS,
+                                    lines="\n".join(f"• {c['context']}: {c['dialogs']}" for c in contexts))
+    return report

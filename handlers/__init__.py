@@ -6,6 +6,7 @@ pyTelegramBotAPI (non-threaded, so in this same thread and transaction) pick the
 1. A command from the table in handlers/table.py: its handler, behind its role guard (guards.py).
 2. Any other command: cmd_unknown answers with the sender's /help.
 3. Anything else a person sends in a private chat: client.on_message relays it.
+4. An edited message: updates.on_edit; a press of an inline button: updates.on_button.
 Groups, channels, bots and update kinds the desk does not handle match no handler and are ignored.
 
 Handlers parse arguments and pick the rule to call; the rules, and every SQL statement, live
@@ -23,7 +24,7 @@ from telebot import types, util
 
 from config import Settings
 from desk import Desk, routing
-from handlers import table  # noqa: F401  (first: it loads every handler module, in order)
+from handlers import table, updates  # table first: it loads every handler module, in order
 from handlers.client import on_message
 from handlers.common import cmd_unknown
 from handlers.guards import Handler
@@ -43,6 +44,8 @@ class Dispatcher:
         self.bot.register_message_handler(self._bound(cmd_unknown), func=lambda m: private(m) and is_command(m))
         self.bot.register_message_handler(self._bound(on_message), func=private,
                                           content_types=util.content_type_media)
+        self.bot.register_edited_message_handler(self._bound(updates.on_edit), content_types=util.content_type_media)
+        self.bot.register_callback_query_handler(self._bound(updates.on_button), func=lambda _call: True)
 
     def _bound(self, handler: Handler) -> Callable[[types.Message], None]:
         def run(m: types.Message) -> None:

@@ -120,8 +120,7 @@ def cmd_history(desk: Desk, m: types.Message, agent: sqlite3.Row | None) -> None
         if dialog is None:
             return
         client_id = dialog["client_id"]
-    # The file is built when it is sent, from the database, so it never sits in the outbox.
-    desk.call(m.chat.id, "sendHistory", {"client_id": client_id, "lang": lang})
+    desk.send_history(m.chat.id, client_id, lang)
 
 
 @staff_command

@@ -7,7 +7,7 @@ from telebot import types
 from desk import Desk, agents, clients, messages, team
 from handlers import table
 from handlers.guards import client_command
-from handlers.incoming import content_of, person_of
+from handlers.incoming import argument, content_of, person_of
 
 
 @client_command
@@ -17,7 +17,8 @@ def cmd_start(desk: Desk, m: types.Message) -> None:
     if agents.seen_agent(desk, person) is not None or team.is_admin(desk, person.id):
         table.send_help(desk, m.chat.id, desk.lang(person.language_code))
         return
-    clients.start(desk, person)
+    # t.me/<bot>?start=<payload> arrives as "/start <payload>": everything after "/start ".
+    clients.start(desk, person, argument(m))
 
 
 def on_message(desk: Desk, m: types.Message) -> None:

@@ -31,7 +31,9 @@ START = 1_800_000_000.0     # 2027-01-15 08:00 UTC: the tests' clock starts here
 def settings(database_path: str = ":memory:", **overrides: Any) -> Settings:
     """Settings for a test desk: English by default, test tokens."""
     values: dict[str, Any] = {"bot_token": BOT_TOKEN, "support_token": SUPPORT_TOKEN,
-                              "database_path": database_path, "default_language": "en"}
+                              "database_path": database_path, "default_language": "en",
+                              # Off unless a test turns it on, so that closing a ticket ends with its notice.
+                              "rating": False}
     return Settings(**{**values, **overrides})
 
 
