@@ -40,7 +40,7 @@ import backup
 import db
 import delivery
 from config import ConfigError, Settings, configure_logging, load_settings
-from desk import Desk, messages, queue, routing
+from desk import Desk, messages, queue, routing, team
 from handlers import Dispatcher
 from timers import Timers
 
@@ -53,6 +53,7 @@ KEEP_FINISHED_CALLS = 7 * 24 * 3600
 HOUSEKEEPING_EVERY = 3600
 QUEUE_ALERT_CHECK = 5            # seconds between looks for clients waiting too long
 ALBUM_CHECK = 0.25               # seconds between looks for albums whose last part has arrived
+OPENING_CHECK = 30               # seconds between looks, with WORKING_HOURS, for the queue to serve
 
 
 class Shutdown(BaseException):
@@ -223,12 +224,17 @@ def run_desk() -> None:
     poller = Poller(dispatcher, sender)
     timers = Timers(settings.database_path, after_run=sender.wake)
     if settings.backup_dir:
-        backups = backup.DailyBackups(settings.database_path, settings.backup_dir, settings.backup_keep)
+        backups = backup.DailyBackups(
+            settings.database_path, settings.backup_dir, settings.backup_keep,
+            on_failure=lambda job_conn, now, reason: team.report_backup_failure(Desk(job_conn, settings, now), reason))
         timers.add("backup", backup.CHECK_EVERY, backups)
         log.info("automatic backups into %s, the newest %s kept", settings.backup_dir, settings.backup_keep)
     else:
         log.info("automatic backups are off (BACKUP_DIR is not set)")
     timers.add("albums", ALBUM_CHECK, lambda job_conn, now: messages.flush_albums(Desk(job_conn, settings, now)))
+    if settings.working_hours:
+        # When the hours begin, the clients who wrote while the desk was closed are served.
+        timers.add("opening", OPENING_CHECK, lambda job_conn, now: routing.serve_queue(Desk(job_conn, settings, now)))
     if settings.queue_alert_seconds:
         timers.add("queue alerts", QUEUE_ALERT_CHECK,
                    lambda job_conn, now: queue.alert_long_waits(Desk(job_conn, settings, now)))

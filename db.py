@@ -983,3 +983,36 @@ def integrity_check(conn: sqlite3.Connection) -> list[str]:
 def use_rollback_journal(conn: sqlite3.Connection) -> None:
     """Switch a database (a backup copy) out of WAL mode, so that it is one self-contained file."""
     conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+
+
+# --- The desk's health and its numbers -----------------------------------------------------------
+
+
+def outbox_health(conn: sqlite3.Connection, day_ago: float) -> sqlite3.Row:
+    """Pending calls, when the oldest of them was queued, and calls that failed since `day_ago`."""
+    return conn.execute(
+        "SELECT (SELECT COUNT(*) FROM outbox WHERE status = 'pending') AS pending,"
+        " (SELECT MIN(created_at) FROM outbox WHERE status = 'pending') AS oldest_pending,"
+        " (SELECT COUNT(*) FROM outbox WHERE status = 'failed' AND done_at >= ?) AS failed_recently",
+        (day_ago,),
+    ).fetchone()
+
+
+def count_failed_updates(conn: sqlite3.Connection) -> int:
+    """How many updates are kept in failed_updates for the operator."""
+    return conn.execute("SELECT COUNT(*) FROM failed_updates").fetchone()[0]
+
+
+def iter_dialogs_since(conn: sqlite3.Connection, since: float) -> Iterator[sqlite3.Row]:
+    """Dialogs created since `since`, with names and message counts per side, oldest first, read lazily."""
+    return conn.execute(
+        "SELECT d.id, d.client_id, c.name AS client_name, d.agent_id, a.name AS agent_name, d.context,"
+        " d.created_at, d.assigned_at, d.first_response_at, d.closed_at, d.rating,"
+        " (SELECT COUNT(*) FROM chat_history AS h WHERE h.dialog_id = d.id AND h.sender = 'client') AS from_client,"
+        " (SELECT COUNT(*) FROM chat_history AS h WHERE h.dialog_id = d.id AND h.sender = 'agent'"
+        "  AND h.kind = 'message') AS from_agent"
+        " FROM dialogs AS d JOIN clients AS c ON c.user_id = d.client_id"
+        " LEFT JOIN support_agents AS a ON a.user_id = d.agent_id"
+        " WHERE d.created_at >= ? ORDER BY d.created_at, d.id",
+        (since,),
+    )

@@ -118,6 +118,7 @@ END;
 CREATE INDEX IF NOT EXISTS queue_order
     ON dialogs (requeued DESC, created_at, id) WHERE status = 'queued' AND intake_step IS NULL;
 CREATE INDEX IF NOT EXISTS dialogs_by_client ON dialogs (client_id, id);
+CREATE INDEX IF NOT EXISTS dialogs_by_created ON dialogs (created_at, id);   -- /export, /stats all
 CREATE INDEX IF NOT EXISTS dialogs_by_agent
     ON dialogs (agent_id, closed_at) WHERE status = 'closed';
 

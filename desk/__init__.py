@@ -65,6 +65,11 @@ class Desk:
             payload["link"] = link
         self.call(chat_id, "sendHistory", payload)
 
+    def send_export(self, chat_id: int, days: int, lang: str) -> None:
+        """Queue the CSV of the last `days` days' dialogs; built when it is sent, like the history file."""
+        self.call(chat_id, "sendExport", {"since": self.now - days * 86400, "days": days, "lang": lang,
+                                          "tz": self.settings.timezone})
+
     def call(self, chat_id: int, method: str, payload: dict[str, Any]) -> None:
         """Queue any Telegram call for a chat."""
         db.enqueue_call(self.conn, chat_id, method, payload, self.now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import db
 import texts
-from desk import Desk, clock, routing, stats
+from desk import Desk, agents, clock, routing, stats
 
 CONTEXT_DAYS = 30      # /stats all counts the dialogs per deep link over this many days
 
@@ -57,3 +57,9 @@ def team_report(desk: Desk, lang: str) -> str:
         report += "\n\n" + texts.t(lang, "team_contexts", days=CONTEXT_DAYS,
                                     lines="\n".join(f"• {c['context']}: {c['dialogs']}" for c in contexts))
     return report
+
+
+def report_backup_failure(desk: Desk, reason: str) -> None:
+    """Tell every admin that an automatic backup failed (the log has the details too)."""
+    for admin_id in sorted(desk.settings.admin_ids):
+        desk.say(admin_id, agents.language_of(desk, admin_id), "backup_failed", reason=reason)

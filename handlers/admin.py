@@ -6,7 +6,7 @@ import sqlite3
 
 from telebot import types
 
-from desk import Desk, agents, bans, team
+from desk import Desk, agents, bans, export, health, team
 from handlers import table
 from handlers.guards import admin_command, staff_command
 from handlers.incoming import argument, parse_id, split_argument
@@ -39,6 +39,24 @@ def cmd_unban(desk: Desk, m: types.Message, agent: sqlite3.Row | None) -> None:
 def cmd_banned(desk: Desk, m: types.Message, agent: sqlite3.Row | None) -> None:
     """List banned clients."""
     bans.show(desk, m.chat.id, desk.lang(m.from_user.language_code))
+
+
+@admin_command
+def cmd_health(desk: Desk, m: types.Message) -> None:
+    """The desk's state at a glance, problems first."""
+    desk.send_text(m.chat.id, health.report(desk, desk.lang(m.from_user.language_code)))
+
+
+@admin_command
+def cmd_export(desk: Desk, m: types.Message) -> None:
+    """The dialogs of the last [days] (default 30) as a CSV file."""
+    lang = desk.lang(m.from_user.language_code)
+    arg = argument(m)
+    days = int(arg) if arg.isdigit() and len(arg) <= 5 else (export.DEFAULT_DAYS if not arg else 0)
+    if not 1 <= days <= export.MAX_DAYS:
+        desk.say(m.chat.id, lang, "export_usage", max_days=export.MAX_DAYS)
+        return
+    desk.send_export(m.chat.id, days, lang)
 
 
 @admin_command

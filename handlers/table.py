@@ -49,6 +49,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("banned", STAFF, admin.cmd_banned),
     Command("stats", STAFF, agent.cmd_stats, "[all]"),
     Command("agents", ADMIN, admin.cmd_agents),
+    Command("health", ADMIN, admin.cmd_health),
+    Command("export", ADMIN, admin.cmd_export, "[days]"),
     Command("remove_support", ADMIN, admin.cmd_remove_support, "<agent_id>"),
     Command("help", EVERYONE, common.cmd_help),
 )
