@@ -183,10 +183,11 @@ def remove_stale_parts(folder: Path, now: float) -> None:
 
 
 def report_failure(conn: sqlite3.Connection, now: float, reason: str) -> None:
-    """Hook: tell the admins that a backup failed. Not wired yet: it arrives with the admin role.
+    """The default on_failure: the ERROR line in the log is the only report.
 
-    Called on the timers thread inside its transaction, so it can queue outbox messages with
-    desk.Desk(conn, settings, now). Until then the ERROR line in the log is the only report.
+    The desk passes its own (bot.py: desk.team.report_backup_failure tells the admins). It is
+    called on the timers thread inside its transaction, so it can queue outbox messages with
+    desk.Desk(conn, settings, now).
     """
 
 
