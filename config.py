@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 import threading
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,41 @@ log = logging.getLogger("desk")
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text from a settings file: one for every language (code ""), or one per language."""
+
+    variants: tuple[tuple[str, str], ...]
+
+    def get(self, lang: str) -> str:
+        """The text in `lang`; else the one for every language; else the first one given."""
+        found = dict(self.variants)
+        return found.get(lang) or found.get("") or self.variants[0][1]
+
+    def all(self) -> tuple[str, ...]:
+        """Every variant, in the order given."""
+        return tuple(text for _, text in self.variants)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the intake questionnaire (INTAKE_FILE)."""
+
+    key: str
+    text: Localized
+    choices: tuple[Localized, ...] = ()     # offered as buttons; then only these are answers
+    optional: bool = False                  # the client may /skip it
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    """One question of the FAQ (FAQ_FILE), the keywords that find it, and its answer."""
+
+    question: Localized
+    keywords: tuple[str, ...]
+    answer: Localized
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,8 @@ class Settings:
     rating: bool = True
     protect_content: bool = False
     return_to_agent_hours: int = 24          # 0: off
+    intake_questions: tuple[Question, ...] = ()    # INTAKE_FILE; () = no questions
+    faq: tuple[FaqEntry, ...] = ()                 # FAQ_FILE; () = no FAQ
 
 
 def _whole(name: str, value: str, low: int, high: int) -> int:
@@ -112,6 +150,136 @@ def parse_working_hours(value: str) -> tuple[tuple[int, int, int], ...]:
     return tuple(sorted(entries))
 
 
+# Limits of the settings files: each keeps a message within Telegram's 4096 characters and a
+# keyboard within what a phone shows.
+MAX_QUESTIONS, QUESTION_TEXT_LIMIT, MAX_CHOICES, CHOICE_LIMIT = 10, 1000, 20, 64
+MAX_FAQ, FAQ_QUESTION_LIMIT, FAQ_ANSWER_LIMIT, MAX_KEYWORDS, KEYWORD_LIMIT = 50, 120, 3500, 50, 100
+INTAKE_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def _read_toml(name: str, path: str) -> dict[str, Any]:
+    """A TOML file's tables, or ConfigError naming the variable, the file and the problem."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: there is no file {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name} ({path}): the file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name} ({path}): not valid TOML: {exc}") from None
+
+
+def _localized(where: str, value: Any, limit: int) -> Localized:
+    """A text, or a table of texts per language ({ ru = "...", en = "..." }); ConfigError (`where` prefixes it)."""
+    if isinstance(value, str):
+        pairs = [("", value)]
+    elif isinstance(value, dict) and value:
+        pairs = list(value.items())
+    else:
+        raise ConfigError(f"{where} must be a text, or a table of texts per language like "
+                          '{ ru = "...", en = "..." }')
+    out = []
+    for lang, text in pairs:
+        label = f"{where} ({lang})" if lang else where
+        if lang and lang not in texts.LANGUAGES:
+            raise ConfigError(f"{where} has an unknown language {lang!r}: use {', '.join(texts.LANGUAGES)}")
+        if not isinstance(text, str):
+            raise ConfigError(f"{label} must be a text")
+        text = text.strip()
+        if not text:
+            raise ConfigError(f"{label} is empty")
+        if len(text) > limit:
+            raise ConfigError(f"{label} is longer than {limit} characters")
+        out.append((lang, text))
+    return Localized(tuple(out))
+
+
+def _entries(name: str, path: str, table: str, allowed: set[str], most: int) -> list[tuple[str, dict[str, Any]]]:
+    """The [[table]] entries of a settings file, each with where it is ("question 2"), checked for unknown keys."""
+    data = _read_toml(name, path)
+    where = f"{name} ({path})"
+    unknown = sorted(set(data) - {table})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (expected [[{table}]] tables)")
+    entries = data.get(table)
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{where}: no [[{table}]] tables")
+    if len(entries) > most:
+        raise ConfigError(f"{where}: more than {most} [[{table}]] tables")
+    out = []
+    for number, entry in enumerate(entries, 1):
+        label = f"{where}: {'question' if table == 'questions' else 'entry'} {number}"
+        extra = sorted(set(entry) - allowed)
+        if extra:
+            raise ConfigError(f"{label} has an unknown key {extra[0]!r} (known: {', '.join(sorted(allowed))})")
+        out.append((label, entry))
+    return out
+
+
+def load_intake(path: str, name: str = "INTAKE_FILE") -> tuple[Question, ...]:
+    """The intake questions of a TOML file ('' = none); ConfigError naming the variable, the file and the problem."""
+    if not path:
+        return ()
+    questions: list[Question] = []
+    for label, entry in _entries(name, path, "questions", {"key", "text", "choices", "optional"}, MAX_QUESTIONS):
+        key = entry.get("key")
+        if not isinstance(key, str) or not INTAKE_KEY.fullmatch(key):
+            raise ConfigError(f"{label}: key must be 1-32 characters of A-Z a-z 0-9 _ - (it names the answer)")
+        label = f"{label} ({key})"
+        if key in {q.key for q in questions}:
+            raise ConfigError(f"{label}: the key is used twice")
+        if "text" not in entry:
+            raise ConfigError(f"{label}: text is missing")
+        text = _localized(f"{label}: text", entry["text"], QUESTION_TEXT_LIMIT)
+        raw_choices = entry.get("choices", [])
+        if not isinstance(raw_choices, list) or ("choices" in entry and not raw_choices):
+            raise ConfigError(f"{label}: choices must be a list of texts, for example [\"Yes\", \"No\"]")
+        if len(raw_choices) > MAX_CHOICES:
+            raise ConfigError(f"{label}: more than {MAX_CHOICES} choices")
+        choices = tuple(_localized(f"{label}: choice {i}", c, CHOICE_LIMIT) for i, c in enumerate(raw_choices, 1))
+        seen: set[str] = set()
+        for choice in choices:
+            for variant in choice.all():
+                folded = " ".join(variant.split()).casefold()
+                if folded in seen:
+                    raise ConfigError(f"{label}: the choice {variant!r} is given twice")
+                seen.add(folded)
+        optional = entry.get("optional", False)
+        if not isinstance(optional, bool):
+            raise ConfigError(f"{label}: optional must be true or false")
+        questions.append(Question(key, text, choices, optional))
+    return tuple(questions)
+
+
+def load_faq(path: str, name: str = "FAQ_FILE") -> tuple[FaqEntry, ...]:
+    """The FAQ of a TOML file ('' = none); ConfigError naming the variable, the file and the problem."""
+    if not path:
+        return ()
+    faq: list[FaqEntry] = []
+    for label, entry in _entries(name, path, "faq", {"question", "keywords", "answer"}, MAX_FAQ):
+        for needed in ("question", "keywords", "answer"):
+            if needed not in entry:
+                raise ConfigError(f"{label}: {needed} is missing")
+        question = _localized(f"{label}: question", entry["question"], FAQ_QUESTION_LIMIT)
+        answer = _localized(f"{label}: answer", entry["answer"], FAQ_ANSWER_LIMIT)
+        keywords = entry["keywords"]
+        if not isinstance(keywords, list) or not keywords or not all(isinstance(k, str) for k in keywords):
+            raise ConfigError(f"{label}: keywords must be a list of texts, for example [\"delivery\", \"where order\"]")
+        if len(keywords) > MAX_KEYWORDS:
+            raise ConfigError(f"{label}: more than {MAX_KEYWORDS} keywords")
+        for keyword in keywords:
+            # A keyword matches by its words; one without a letter or digit would match nothing.
+            if not re.search(r"[^\W_]", keyword) or len(keyword) > KEYWORD_LIMIT:
+                raise ConfigError(f"{label}: the keyword {keyword!r} must have a word, up to {KEYWORD_LIMIT} characters")
+        faq.append(FaqEntry(question, tuple(k.strip() for k in keywords), answer))
+    return tuple(faq)
+
+
 def load_settings(env: dict[str, str]) -> Settings:
     """Read and check every setting; raise ConfigError naming the first bad one."""
     def get(name: str, default: str | None = None) -> str:
@@ -156,13 +324,16 @@ def load_settings(env: dict[str, str]) -> Settings:
     rating = _switch("RATING", get("RATING", "on"))
     protect = _switch("PROTECT_CONTENT", get("PROTECT_CONTENT", "false"))
     return_hours = _whole("RETURN_TO_AGENT_HOURS", get("RETURN_TO_AGENT_HOURS", "24"), 0, 24 * 365)
+    intake_questions = load_intake(env.get("INTAKE_FILE", "").strip())
+    faq = load_faq(env.get("FAQ_FILE", "").strip())
     return Settings(bot_token=bot_token, support_token=support_token,
                     backup_dir=backup_dir, backup_keep=backup_keep,
                     database_path=get("DATABASE_PATH", Settings.database_path), api_url=api_url,
                     online_window=int(window), default_language=language, log_level=level,
                     send_rate=float(send_rate), max_chats_per_agent=max_chats, admin_ids=admin_ids,
                     queue_alert_seconds=queue_alert, timezone=timezone, working_hours=working_hours,
-                    rating=rating, protect_content=protect, return_to_agent_hours=return_hours)
+                    rating=rating, protect_content=protect, return_to_agent_hours=return_hours,
+                    intake_questions=intake_questions, faq=faq)
 
 
 class RedactingFormatter(logging.Formatter):

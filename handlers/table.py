@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import texts
 from desk import Desk, agents, team
-from handlers import admin, agent, client, common, queue, replies
+from handlers import admin, agent, client, common, journey, queue, replies
 from handlers.guards import ADMIN, AGENT, CLIENT, EVERYONE, MANAGER, STAFF, Handler
 
 
@@ -30,6 +30,8 @@ class Command:
 # Menus and /help list commands in this order.
 COMMANDS: tuple[Command, ...] = (
     Command("start", CLIENT, client.cmd_start),
+    Command("faq", CLIENT, journey.cmd_faq),
+    Command("skip", CLIENT, journey.cmd_skip),
     Command("register_support", EVERYONE, agent.cmd_register_support, "<token>", menu=False),
     Command("clients", AGENT, agent.cmd_clients),
     Command("focus", AGENT, agent.cmd_focus, "<client_id>"),
