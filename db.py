@@ -738,6 +738,26 @@ def edits_of(conn: sqlite3.Connection, history_id: int) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+def last_edit(conn: sqlite3.Connection, history_id: int, until: float | None = None) -> sqlite3.Row | None:
+    """The newest edit of a stored message (made at or before `until`, if given), or None."""
+    return conn.execute(
+        "SELECT * FROM message_edits WHERE history_id = ? AND edited_at <= COALESCE(?, edited_at)"
+        " ORDER BY id DESC LIMIT 1",
+        (history_id, until),
+    ).fetchone()
+
+
+def relayed_together(conn: sqlite3.Connection, message: sqlite3.Row) -> int:
+    """How many parts of a message's album were relayed with it, in one call (itself included)."""
+    if message["media_group_id"] is None or message["relayed_at"] is None:
+        return 1
+    return conn.execute(
+        "SELECT COUNT(*) FROM chat_history WHERE dialog_id = ? AND sender = ? AND media_group_id = ?"
+        " AND relayed_at = ?",
+        (message["dialog_id"], message["sender"], message["media_group_id"], message["relayed_at"]),
+    ).fetchone()[0]
+
+
 def dialog_messages(conn: sqlite3.Connection, dialog_id: int) -> list[sqlite3.Row]:
     """A dialog's messages in the order they arrived."""
     return conn.execute(
@@ -958,6 +978,17 @@ def copies_of(conn: sqlite3.Connection, source_chat_id: int, source_message_id: 
         "SELECT * FROM message_links WHERE source_chat_id = ? AND source_message_id = ? ORDER BY created_at",
         (source_chat_id, source_message_id),
     ).fetchall()
+
+
+def copy_in_chat(conn: sqlite3.Connection, chat_id: int, source_chat_id: int, source_message_id: int) -> int | None:
+    """The id of the desk's copy of a source message in one chat, or None; the newest if several."""
+    # A name header sent before a copy is linked to the same source; the copy itself came after it.
+    row = conn.execute(
+        "SELECT MAX(message_id) FROM message_links WHERE source_chat_id = ? AND source_message_id = ?"
+        " AND chat_id = ?",
+        (source_chat_id, source_message_id, chat_id),
+    ).fetchone()
+    return row[0]
 
 
 def prune_outbox(conn: sqlite3.Connection, before: float) -> int:

@@ -59,7 +59,7 @@ UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "use
 CHATLESS = frozenset({"answerCallbackQuery"})
 PROTECTABLE = frozenset({"sendMessage", "copyMessage", "copyMessages", "sendDocument"})
 # Payload keys that are the desk's own notes, never sent to Telegram.
-NOTES = ("origin", "link")
+NOTES = ("origin", "link", "copy_of", "fallback")
 
 
 # --- The Bot API over HTTP -----------------------------------------------------------------------
@@ -334,6 +334,15 @@ class Sender:
             with db.atomic(conn):
                 db.mark_call_failed(conn, call["id"], reason, now)
                 self._tell_author(conn, call, reason, now)
+                self._fall_back(conn, call, now)
+
+    @staticmethod
+    def _fall_back(conn: sqlite3.Connection, call: sqlite3.Row, now: float) -> None:
+        """A call refused for good that says what to do instead (an edit: the new text as a reply) queues it."""
+        if '"fallback"' not in call["payload"]:
+            return
+        for step in json.loads(call["payload"]).get("fallback") or []:
+            db.enqueue_call(conn, call["chat_id"], step["method"], step["payload"], now)
 
     def _tell_author(self, conn: sqlite3.Connection, call: sqlite3.Row, reason: str, now: float) -> None:
         """A relay that can never be delivered is reported to whoever wrote the message."""
@@ -351,7 +360,12 @@ class Sender:
         if not link:
             return
         if isinstance(result, list) and "source_message_ids" in link:      # copyMessages: ids in order
-            for copy, source in zip(result, link["source_message_ids"], strict=False):
+            sources = link["source_message_ids"]
+            if len(result) != len(sources):
+                # Telegram skips parts it cannot copy, without saying which: the copies are linked
+                # to their dialog only, so that no edit ever lands on the wrong part.
+                sources = [None] * len(result)
+            for copy, source in zip(result, sources, strict=False):
                 db.link_message(conn, call["chat_id"], copy["message_id"], link["source_chat_id"], source,
                                 link["dialog_id"], now)
         elif isinstance(result, dict) and "message_id" in result:
@@ -381,7 +395,26 @@ class Sender:
             params["chat_id"] = chat_id
         if self.protect_content and method in PROTECTABLE:
             params["protect_content"] = True
+        if "copy_of" in payload:
+            return self._at_copy(method, params, payload["copy_of"])
         return self.api.call(method, params)
+
+    def _at_copy(self, method: str, params: dict[str, Any], source: dict[str, int]) -> Any:
+        """A call about the desk's copy of a source message in this chat: an edit of it, or a reply to it."""
+        # The copy's id is known only now: its relay went before this call (a chat's calls go in
+        # order) and was linked when it was recorded.
+        copy = db.copy_in_chat(self._conn(), params["chat_id"], source["chat_id"], source["message_id"])
+        if copy is None:
+            return None                 # never copied here (its relay failed): nothing to follow
+        if not method.startswith("edit"):
+            return self.api.call(method, {**params, "reply_parameters": {"message_id": copy,
+                                                                          "allow_sending_without_reply": True}})
+        try:
+            return self.api.call(method, {**params, "message_id": copy})
+        except TelegramError as exc:
+            if exc.code == 400 and "message is not modified" in exc.description:
+                return True             # it shows this text already
+            raise
 
     def _send_export(self, chat_id: int, p: dict[str, Any]) -> Any:
         """Build the /export CSV on disk, streaming rows from the database, and send it."""

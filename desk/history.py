@@ -1,4 +1,6 @@
-"""The /history file: a client's every dialog and message as plain UTF-8 text, streamed row by row."""
+"""The /history file: a client's every dialog and message as plain UTF-8 text, streamed row by row.
+
+An edited message shows as it was first sent, followed by each edit with its time."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
         if row["text"]:
             parts.append(row["text"])
         lines.append(f'[{clock.stamp(row["created_at"], tz)}] {who}: {" ".join(parts)}')
+        if row["edits"]:
+            lines.extend(_edit_lines(conn, row, lang, tz))
         count += 1
         if len(lines) >= 1000:
             # Written in slices of a thousand lines: few calls, and memory stays flat.
@@ -46,3 +50,15 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
     if count == 0:
         out.write((texts.t(lang, "history_empty") + "\n").encode("utf-8"))
     return count
+
+
+def _edit_lines(conn: sqlite3.Connection, row: sqlite3.Row, lang: str, tz: str) -> list[str]:
+    """One indented line per edit of a message: when (the time alone on the message's own day), and the new text."""
+    day = clock.stamp(row["created_at"], tz)[:10]
+    lines = []
+    for edit in db.edits_of(conn, row["id"]):
+        stamp = clock.stamp(edit["edited_at"], tz)
+        when = stamp[11:] if stamp[:10] == day else stamp
+        mark = texts.t(lang, "history_edited", time=when)
+        lines.append(f"    {mark} {edit['text']}" if edit["text"] else f"    {mark}")
+    return lines

@@ -11,12 +11,11 @@ relayed_at is set in the same transaction that queues the relay, so a crash lose
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
 import db
-from desk import Desk, focus, relay
+from desk import Desk, edits, focus, relay
 from desk.data import Content
 
 ALBUM_WAIT = 1.0      # seconds after an album's last part before it is relayed whole
@@ -34,11 +33,6 @@ def store(desk: Desk, dialog: sqlite3.Row, sender: str, author_id: int, content:
     return row
 
 
-def _entities(stored: sqlite3.Row | dict) -> list[dict] | None:
-    entities = stored["entities"]
-    return json.loads(entities) if isinstance(entities, str) else entities
-
-
 def _relay_client_batch(desk: Desk, client: sqlite3.Row, agent_id: int, batch: list) -> None:
     """Queue one client message, or one album, for the agent, with the client's name on it."""
     first = batch[0]
@@ -48,8 +42,9 @@ def _relay_client_batch(desk: Desk, client: sqlite3.Row, agent_id: int, batch: l
     if len(batch) == 1:
         link = {"source_chat_id": client["user_id"], "source_message_id": first["message_id"],
                 "dialog_id": first["dialog_id"]}
+        text, entities = edits.latest_text(desk.conn, first)       # edited while it waited: the new text
         for method, payload in relay.relay_to_agent(client["user_id"], first["message_id"], first["content_type"],
-                                                    first["text"], _entities(first), client["name"]):
+                                                    text, entities, client["name"]):
             desk.call(agent_id, method, {**payload, "origin": origin, "link": link})
         return
     ids = [m["message_id"] for m in batch]
