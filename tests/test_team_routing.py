@@ -576,6 +576,14 @@ def test_reply_sends_a_one_off_text_to_one_of_the_agents_clients(team, crew):
     assert agent.texts() == []
 
 
+@pytest.mark.xfail(strict=True, reason="BUG: '/reply <client_id>' followed by a line break and the text is refused "
+                   "with the usage text (handlers/incoming.py split_argument partitions on ' ' only)")
+def test_reply_with_the_text_on_the_next_line(team, crew):
+    agent, carl, dora = two_clients(team, crew)
+    agent.send(f"/reply {carl.id}\nhello Carl")
+    assert carl.texts() == ["hello Carl"]
+
+
 @pytest.mark.parametrize("command", ["/reply", "/reply abc hi", "/reply 5", "/reply -5 hi", "/reply 0 hi",
                                      "/reply {carl}", "/reply {carl}    "])
 def test_reply_with_bad_arguments_explains_its_usage(team, crew, command):
