@@ -24,7 +24,7 @@ import sqlite3
 import db
 import texts
 from config import Question
-from desk import Desk, faq, routing
+from desk import Desk, faq, messages, routing
 from desk.data import Content, Person
 
 ANSWER_SHOWN = 200       # characters of an answer the card shows; a longer one follows in full
@@ -126,7 +126,11 @@ def _finish(desk: Desk, client: sqlite3.Row, dialog: sqlite3.Row) -> None:
     db.set_intake_step(desk.conn, dialog["id"], None, desk.now)
     desk.say(client["user_id"], desk.lang(client["language_code"]), "intake_done",
              reply_markup={"remove_keyboard": True})
-    placed = routing.place(desk, client, db.get_dialog(desk.conn, dialog["id"]))
+    dialog = db.get_dialog(desk.conn, dialog["id"])
+    if dialog["status"] != "queued":
+        messages.flush(desk, dialog, "client", force=True)     # placed already (a database from before)
+        return
+    placed = routing.place(desk, client, dialog)
     if placed["status"] == "queued":
         # What they wrote before and between the answers is matched now, as it would have been
         # had they been queued at once.
@@ -139,7 +143,8 @@ def answer(desk: Desk, client: sqlite3.Row, dialog: sqlite3.Row, content: Conten
     """The client wrote while a question is open (the message is stored already)."""
     step = dialog["intake_step"]
     question = _question(desk, step)
-    if question is None:                      # INTAKE_FILE lost questions since: nothing left to ask
+    if question is None or dialog["status"] != "queued":
+        # INTAKE_FILE lost questions since, or an agent has the dialog already: nothing left to ask.
         _finish(desk, client, dialog)
         return
     lang = desk.lang(client["language_code"])
@@ -175,7 +180,7 @@ def skip(desk: Desk, person: Person) -> None:
         return
     step = dialog["intake_step"]
     question = _question(desk, step)
-    if question is None:
+    if question is None or dialog["status"] != "queued":
         _finish(desk, client, dialog)
     elif not question.optional:
         _ask(desk, client, step, prefix=texts.t(lang, "intake_required"))
@@ -186,7 +191,7 @@ def skip(desk: Desk, person: Person) -> None:
 
 def remind(desk: Desk, client: sqlite3.Row, dialog: sqlite3.Row) -> None:
     """/start in the middle of the questions: ask the current one again."""
-    if _question(desk, dialog["intake_step"]) is None:
+    if _question(desk, dialog["intake_step"]) is None or dialog["status"] != "queued":
         _finish(desk, client, dialog)
     else:
         _ask(desk, client, dialog["intake_step"])

@@ -130,7 +130,8 @@ def take(desk: Desk, agent: sqlite3.Row, client_id: int | None) -> None:
             return
     else:
         dialog = db.live_dialog_for_client(desk.conn, client_id)
-        if dialog is None or dialog["status"] != "queued":
+        # A client still answering the intake questions is not waiting yet (nor in /queue).
+        if dialog is None or dialog["status"] != "queued" or dialog["intake_step"] is not None:
             desk.say(agent["user_id"], lang, "take_not_waiting", client_id=client_id)
             return
     give_queued(desk, dialog, agent)

@@ -351,3 +351,29 @@ def test_the_desk_exits_2_with_one_line_for_a_malformed_intake_file(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "INTAKE_FILE" in lines[0] and "text is empty" in lines[0], result.stderr
     assert BOT_TOKEN not in result.stderr + result.stdout
+
+
+def test_a_client_answering_the_questions_cannot_be_taken_out_of_turn(conn, tmp_path):
+    app, people = desk_with(conn, tmp_path, max_chats_per_agent=3)
+    agent = people.agent()
+    client = people.client()
+    client.send("hello")
+    agent.send(f"/take {client.id}")
+    assert agent.texts() == [t("en", "take_not_waiting", client_id=client.id)]
+    agent.clear()
+    client.send("Delivery")
+    client.send("/skip")                                    # the questions end as usual
+    assert status_of(app, client) == "open" and agent.texts()[1].startswith("📋 Carl answered:")
+
+
+def test_the_questions_end_when_the_file_lost_them_after_a_restart(conn, tmp_path):
+    app, people = desk_with(conn, tmp_path)
+    agent = people.agent()
+    client = people.client()
+    client.send("hello")
+    client.send("Other")                                    # now at question 2 of 2
+    app.settings = settings(app.settings.database_path, intake_questions=app.settings.intake_questions[:1])
+    app.restart()
+    client.send("A-1")
+    assert status_of(app, client) == "open"
+    assert relays(agent) == ["hello", "A-1"]                # nothing asked, nothing lost
