@@ -99,7 +99,7 @@ def deliver(app: Desk) -> None:
         link = json.loads(row["payload"]).get("link")
         if link:
             db.link_message(app.conn, row["chat_id"], SHOWN + row["id"], link["source_chat_id"],
-                            link["source_message_id"], link["dialog_id"], app.now)
+                            link.get("source_message_id"), link["dialog_id"], app.now)
 
 
 def shown(app: Desk, user: User, text: str = "", method: str | None = None) -> int:
