@@ -72,14 +72,21 @@ def _relay_agent_batch(desk: Desk, dialog: sqlite3.Row, agent_id: int, lang: str
 
 
 def batches(rows: list) -> list[list]:
-    """Consecutive messages grouped: each album together, everything else alone."""
+    """Waiting messages grouped: each album together where its first part came, everything else alone."""
     out: list[list] = []
+    albums: dict[str, list] = {}
     for row in rows:
         group = row["media_group_id"]
-        if group and out and out[-1][0]["media_group_id"] == group:
-            out[-1].append(row)
-        else:
+        if group is None:
             out.append([row])
+        elif group in albums:
+            albums[group].append(row)
+        else:
+            albums[group] = [row]
+            out.append(albums[group])
+    for album in albums.values():
+        # Parts can arrive out of order; copyMessages takes ids in increasing order, the album's own.
+        album.sort(key=lambda r: r["message_id"])
     return out
 
 
