@@ -144,12 +144,39 @@ class Poller:
             finally:
                 self.in_long_poll = False
             delay = 1.0
-            for raw in updates:
-                if self.stopping.is_set():
-                    break   # the rest stays unconfirmed and comes again after the restart
-                handle_update(self.dispatcher, raw)
-                offset = raw["update_id"] + 1
+            handled = self.handle_batch(updates)
+            if handled:
+                offset = handled[-1]["update_id"] + 1
                 self.sender.wake()
+
+    def handle_batch(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply a getUpdates batch in one transaction (one sync to disk); returns the updates handled."""
+        # Each update is still its own SAVEPOINT inside (handle_update's atomic() nests), so one
+        # that fails is rolled back and kept in failed_updates alone. Nothing of the batch is
+        # confirmed before the whole of it is committed: a crash loses no update, and a redelivered
+        # one is recognised by its processed mark.
+        conn = self.dispatcher.conn
+        handled: list[dict[str, Any]] = []
+        try:
+            with db.atomic(conn):
+                for raw in updates:
+                    if self.stopping.is_set():
+                        break   # the rest stays unconfirmed and comes again after the restart
+                    handle_update(self.dispatcher, raw)
+                    handled.append(raw)
+            return handled
+        except sqlite3.OperationalError as exc:
+            # Beginning or committing the batch failed (a busy or full database): none of it is
+            # saved. One transaction per update, each with its own retries, as before batching.
+            log.warning("a batch of %s updates could not be committed (%s); handling them one by one",
+                        len(updates), exc)
+        handled = []
+        for raw in updates:
+            if self.stopping.is_set():
+                break
+            handle_update(self.dispatcher, raw)
+            handled.append(raw)
+        return handled
 
 
 def hold_instance_lock(database_path: str) -> IO[str]:
