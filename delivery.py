@@ -6,8 +6,13 @@ The Sender drains the outbox:
 
 - Per chat, only the oldest pending call may be in flight; the next one waits until it is done.
   That keeps every chat's messages in order through retries and restarts.
+- Chats take turns: of the chats with a call due, the one served least recently goes next, so a
+  client who writes one line is served within a few sending slots however long the backlogs of
+  other chats are (Telegram's limit is per bot, so the bot decides who goes first).
 - A RateLimiter paces calls below Telegram's limits (about 30 per second overall, about one per
-  second per chat after a short burst), so the desk does not provoke 429s in the first place.
+  second per chat after a short burst), so the desk does not provoke 429s in the first place. After
+  a restart it is rebuilt from the calls sent in the last seconds, so a restart during a burst
+  does not start every chat with a full allowance.
 - A 429 delays only that chat by its retry_after; 5xx answers, dropped connections and time-outs
   are retried with backoff; a chat that blocked the bot or no longer exists fails for good and the
   desk is told (on_unreachable) so it can close the dialog and tell the other side.
@@ -16,6 +21,14 @@ A call is marked sent only after Telegram accepted it, so a crash between the tw
 one call after restart: delivery is at least once, and at most the calls in flight repeat. In the
 same transaction, a relay's copy gets its row in message_links (the id Telegram gave the copy).
 Calls go over HTTP through BotApi, this module's own small client with a session per thread.
+
+What the dispatcher knows of the outbox is kept in memory between sending slots: the oldest
+pending call of each chat. It reads the calls committed since it last looked when woken by a
+commit, a chat's next call when the one before it is done, and everything again every few seconds
+as a safety net; the outbox table stays the only truth, and a restart starts from it. Finished
+calls are recorded several at a time, in one transaction (one sync to disk), as long as other
+chats have something to send; a chat's next call waits for its previous one to be recorded, so a
+crash can still repeat at most one call per chat.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from typing import IO, Any
 
 import requests
@@ -49,8 +63,11 @@ CHAT_PER_SECOND = 1.0
 WORKERS = 8                    # calls in flight at once (each to a different chat)
 MAX_BACKOFF = 60.0             # seconds between retries of a transient failure, at most
 GIVE_UP_AFTER = 24 * 3600.0    # a call still failing transiently after a day is abandoned
-DISPATCH_BATCH = 200
 TIMEOUT = (10.0, 60.0)         # seconds to connect, and to wait for an answer
+IDLE_WAIT = 5.0                # seconds the dispatcher sleeps when nothing is due and nothing wakes it
+REREAD_EVERY = 10.0            # seconds between full reads of the outbox (new calls are read as woken)
+RECORD_DELAY = 0.2             # seconds a finished call may wait to be recorded while other chats send
+RECORD_BATCH = 16              # finished calls that are recorded at once without waiting longer
 
 # Words in a 400 answer that mean the chat itself is gone, not just this one message.
 UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "user is deactivated",
@@ -81,6 +98,9 @@ class HttpError(Exception):
         self.status = status
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 class BotApi:
     """Bot API calls with a requests.Session per thread; the URL holds the token, so errors never do."""
 
@@ -90,12 +110,23 @@ class BotApi:
 
     def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
+            session = requests.Session()
+            # requests reads the proxy variables, ~/.netrc and the CA bundle variables from the
+            # environment again on every call (a third of a call's CPU); read them once here.
+            session.proxies = requests.utils.get_environ_proxies(self._base)
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            session.trust_env = False
+            self._local.session = session
         return self._local.session
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         """Make one call with JSON parameters; returns its result or raises TelegramError/HttpError."""
-        return self._result(method, self._session().post(self._base + method, json=params, timeout=TIMEOUT))
+        # Prepared here and sent as is: Session.post would merge cookies, headers and hooks that
+        # the desk never sets, on every call.
+        request = requests.PreparedRequest()
+        request.prepare(method="POST", url=self._base + method, headers=JSON_HEADERS,
+                        data=json.dumps(params, ensure_ascii=False).encode())
+        return self._result(method, self._session().send(request, timeout=TIMEOUT, allow_redirects=False))
 
     def upload(self, method: str, params: dict[str, Any], field: str, file_name: str,
                write: Callable[[IO[bytes]], object], content_type: str = "text/plain") -> Any:
@@ -118,7 +149,7 @@ class BotApi:
     @staticmethod
     def _result(method: str, response: requests.Response) -> Any:
         try:
-            answer = response.json()
+            answer = json.loads(response.content)
         except ValueError:
             raise HttpError(method, response.status_code) from None
         if not isinstance(answer, dict) or not answer.get("ok"):
@@ -159,6 +190,24 @@ class RateLimiter:
         """Seconds until the chat's bucket has a token."""
         tokens = self._tokens(chat_id, now)
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.chat_rate
+
+    def restore(self, sent: list[tuple[int, float]], now: float) -> None:
+        """Rebuild the pacing from the calls (chat, when) sent in the last restore_window seconds."""
+        # Each chat that sent anything in the window starts it with an empty bucket: what came
+        # before the window is unknown, and an empty start can only make the result stricter
+        # than Telegram's own count. The overall pace resumes after the last of them.
+        since = now - self.restore_window
+        for chat_id, at in sent:
+            if at <= since:
+                continue
+            if chat_id not in self._buckets:
+                self._buckets[chat_id] = (0.0, since)
+            self.take(chat_id, at)
+
+    @property
+    def restore_window(self) -> float:
+        """Seconds after which a chat's bucket is full again whatever it sent before."""
+        return self.chat_burst / self.chat_rate
 
     def take(self, chat_id: int, now: float) -> None:
         """Spend the overall pace's next slot and one token of the chat's bucket."""
@@ -207,24 +256,59 @@ def backoff(attempts: int) -> float:
 UnreachableHandler = Callable[[sqlite3.Connection, int, str], None]
 
 
+class Turns:
+    """Which chat goes next: of the chats with a call due, the one served least recently."""
+
+    # Round-robin by "least recently served": a chat that was just served goes to the back of the
+    # line, and a chat that was quiet (or never served) is at the front as soon as it has a call.
+    # Every call costs one sending slot, so this is deficit round-robin with equal costs.
+
+    def __init__(self) -> None:
+        self._turn = 0
+        self._served: dict[int, int] = {}     # chat -> the turn it was last served in
+
+    def order(self, heads: list[sqlite3.Row]) -> list[sqlite3.Row]:
+        """The chats' head calls in the order they should go; the oldest call first among equals."""
+        return sorted(heads, key=lambda call: (self._served.get(call["chat_id"], 0), call["id"]))
+
+    def served(self, chat_id: int) -> None:
+        """A call of the chat was started: it goes to the back of the line."""
+        self._turn += 1
+        self._served[chat_id] = self._turn
+        if len(self._served) > 10_000:
+            # The chats served longest ago are dropped: they would be at the front anyway.
+            keep = sorted(self._served.items(), key=lambda item: item[1])[5_000:]
+            self._served = dict(keep)
+
+
 class Sender:
     """Drains the outbox with a dispatcher thread and a small pool of sending threads."""
 
     protect_content = False     # PROTECT_CONTENT: every message sent can't be forwarded or saved
 
     def __init__(self, api: BotApi, database_path: str, on_unreachable: UnreachableHandler,
-                 limiter: RateLimiter | None = None, workers: int = WORKERS) -> None:
+                 limiter: RateLimiter | None = None, workers: int = WORKERS,
+                 clock: Callable[[], float] = time.time) -> None:
         self.api = api
         self.database_path = database_path
         self.on_unreachable = on_unreachable
         self.limiter = limiter or RateLimiter()
         self.workers = workers
+        self.clock = clock
+        self.turns = Turns()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send")
         self._local = threading.local()  # one database connection per sending thread
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
         self._in_flight: dict[int, tuple[sqlite3.Row, Future]] = {}  # chat -> (call, its future)
+        # The dispatcher's view of the outbox: each chat's oldest pending call (in flight or not).
+        self._heads: dict[int, sqlite3.Row] = {}
+        self._seen_id = 0                   # the newest outbox id read so far
+        self._read_at = float("-inf")       # when the outbox was last read whole
+        self._news = True                   # calls were committed since the dispatcher last looked
+        self._done_since: dict[int, float] = {}   # chat -> when its finished call was first seen
+        self._wake_at = float("inf")        # when the dispatcher means to look again by itself
 
     def start(self) -> None:
         """Start draining; calls left pending by an earlier run go first."""
@@ -232,31 +316,42 @@ class Sender:
 
     def wake(self) -> None:
         """Tell the dispatcher that new calls were committed."""
+        self._news = True
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking calls, let those in flight finish and record them; the rest stay pending."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def wait_in_flight(self, timeout: float | None = None) -> int:
+        """Block until every call in flight has finished (the next step records them); how many."""
+        futures = [future for _call, future in self._in_flight.values()]
+        wait_futures(futures, timeout)
+        return len(futures)
 
     # The dispatcher: the only thread that writes outcomes into the outbox.
 
     def _run(self) -> None:
         conn = db.connect(self.database_path)
         try:
+            self.restore_pacing(conn)
             while True:
-                self._record_finished(conn)
+                self._wake.clear()          # before looking: a wake-up from now on is not lost
                 if self._stop.is_set():
+                    self.record_finished(conn)
                     if not self._in_flight:
                         break
-                    self._wake.wait(0.1)
-                    self._wake.clear()
-                    continue
-                wait = self._dispatch(conn)
+                    wait = 0.1
+                else:
+                    wait = self.step(conn)
+                self._wake_at = self.clock() + wait
+                if wait > RECORD_DELAY and self._unnoticed_finished():
+                    continue                # it finished while we looked, and saw the old _wake_at
                 self._wake.wait(wait)
-                self._wake.clear()
         except Exception:
             # A broken database here must not go unnoticed while polling carries on; the pending
             # calls stay in the outbox, and the process exits so a supervisor restarts it.
@@ -265,55 +360,129 @@ class Sender:
         finally:
             conn.close()
 
-    def _dispatch(self, conn: sqlite3.Connection) -> float:
-        """Start every due call the limits allow; returns how long to sleep before looking again."""
-        now = time.time()
-        # Woken by a commit or a finished call while nothing may leave yet: skip the query.
+    def restore_pacing(self, conn: sqlite3.Connection) -> None:
+        """Rebuild the rate limiter from the calls sent in the last seconds (after a restart)."""
+        now = self.clock()
+        self.limiter.restore(db.recent_sent_calls(conn, now - self.limiter.restore_window), now)
+
+    def step(self, conn: sqlite3.Connection) -> float:
+        """One pass: record finished calls, read new ones, start what may go; returns seconds to sleep."""
+        now = self.clock()
+        for chat_id, (_call, future) in self._in_flight.items():
+            if future.done() and chat_id not in self._done_since:
+                self._done_since[chat_id] = now
+        if self._done_since and (len(self._done_since) >= RECORD_BATCH
+                                 or now - min(self._done_since.values()) >= RECORD_DELAY):
+            self.record_finished(conn)
+        if now - self._read_at >= REREAD_EVERY:
+            self._read_all(conn, now)
+        elif self._news:
+            self._read_new(conn)
+        started, wait = self._dispatch(now)
+        if not started and self._done_since and self.limiter.global_wait(now) == 0:
+            # A sending slot would go unused: record now, which may free the next call of a chat.
+            self.record_finished(conn)
+            if self._news:
+                self._read_new(conn)
+            started, wait = self._dispatch(now)
+        if self._done_since:
+            wait = min(wait, max(0.001, min(self._done_since.values()) + RECORD_DELAY - now))
+        return wait
+
+    def _unnoticed_finished(self) -> bool:
+        """Whether a call finished that the last step did not see."""
+        return any(future.done() and chat_id not in self._done_since
+                   for chat_id, (_call, future) in self._in_flight.items())
+
+    def _read_all(self, conn: sqlite3.Connection, now: float) -> None:
+        """Read every chat's oldest pending call afresh."""
+        self._news = False
+        # The newest id first: a call committed between the two reads is then read again as new,
+        # and one that a chat already has a head for is passed over, so nothing falls between.
+        self._seen_id = db.newest_outbox_id(conn)
+        self._heads = {call["chat_id"]: call for call in db.outbox_heads(conn)}
+        for chat_id, (call, _future) in self._in_flight.items():
+            self._heads[chat_id] = call     # recorded yet or not, it is still that chat's head
+        self._read_at = now
+
+    def _read_new(self, conn: sqlite3.Connection) -> None:
+        """Read the calls committed since the last read; those of chats with nothing pending are heads."""
+        self._news = False
+        for call in db.pending_calls_after(conn, self._seen_id):
+            self._seen_id = max(self._seen_id, call["id"])
+            self._heads.setdefault(call["chat_id"], call)
+
+    def _dispatch(self, now: float) -> tuple[int, float]:
+        """Start the due calls the limits allow, chats taking turns; (calls started, seconds to sleep)."""
+        wait = IDLE_WAIT
         if len(self._in_flight) >= self.workers:
-            return 5.0                              # a finished call wakes the dispatcher
-        global_wait = self.limiter.global_wait(now)
-        if global_wait > 0:
-            return global_wait
-        wait = 5.0
-        for call in db.due_outbox_heads(conn, now, DISPATCH_BATCH):
-            chat_id = call["chat_id"]
+            return 0, wait                          # a finished call wakes the dispatcher
+        due = []
+        for chat_id, call in self._heads.items():
             if chat_id in self._in_flight:
                 continue
+            if call["next_attempt_at"] > now:
+                wait = min(wait, call["next_attempt_at"] - now)
+            else:
+                due.append(call)
+        global_wait = self.limiter.global_wait(now)
+        if global_wait > 0 or not due:
+            return 0, max(min(wait, global_wait) if due else wait, 0.001)
+        started = 0
+        for call in self.turns.order(due):
+            chat_id = call["chat_id"]
             if len(self._in_flight) >= self.workers:
                 # No call may wait in the pool's queue: the limiter counts a call when it is taken,
                 # so it must start at once, or a queued batch would reach Telegram bunched together.
-                return wait
+                break
             global_wait = self.limiter.global_wait(now)
             if global_wait > 0:
-                return min(wait, global_wait)
+                wait = min(wait, global_wait)
+                break
             chat_wait = self.limiter.chat_wait(chat_id, now)
             if chat_wait > 0:
                 wait = min(wait, chat_wait)
                 continue
             self.limiter.take(chat_id, now)
+            self.turns.served(chat_id)
             future = self._pool.submit(self._perform, call)
-            future.add_done_callback(lambda _f: self._wake.set())
+            future.add_done_callback(self._call_done)
             self._in_flight[chat_id] = (call, future)
-        next_due = db.next_outbox_due_at(conn, now)
-        if next_due is not None:
-            wait = min(wait, max(0.0, next_due - now))
-        return max(wait, 0.005)
+            started += 1
+        return started, max(wait, 0.001)
 
-    def _record_finished(self, conn: sqlite3.Connection) -> None:
-        for chat_id, (call, future) in list(self._in_flight.items()):
-            if not future.done():
-                continue
+    def _call_done(self, _future: Future) -> None:
+        # A dispatcher that looks again soon by itself records the call then: one wake-up fewer.
+        if self._wake_at - self.clock() > RECORD_DELAY:
+            self._wake.set()
+
+    def record_finished(self, conn: sqlite3.Connection) -> None:
+        """Record every finished call in one transaction, and read those chats' next calls."""
+        finished = [(chat_id, call, future) for chat_id, (call, future) in self._in_flight.items()
+                    if future.done()]
+        if not finished:
+            return
+        now = self.clock()
+        with db.atomic(conn):
+            for _chat_id, call, future in finished:
+                if not self._record(conn, call, future, now):
+                    self._news = True       # it queued calls, maybe for other chats
+            heads = {chat_id: db.outbox_head(conn, chat_id) for chat_id, _call, _future in finished}
+        for chat_id, _call, _future in finished:
             del self._in_flight[chat_id]
-            self._record(conn, call, future)
+            self._done_since.pop(chat_id, None)
+            if heads[chat_id] is None:
+                self._heads.pop(chat_id, None)
+            else:
+                self._heads[chat_id] = heads[chat_id]
 
-    def _record(self, conn: sqlite3.Connection, call: sqlite3.Row, future: Future) -> None:
-        now = time.time()
+    def _record(self, conn: sqlite3.Connection, call: sqlite3.Row, future: Future, now: float) -> bool:
+        """Write a call's outcome; False when that also queued new calls."""
         exc = future.exception()
         if exc is None:
-            with db.atomic(conn):
-                db.mark_call_sent(conn, call["id"], now)
-                self._link_copy(conn, call, future.result(), now)
-            return
+            db.mark_call_sent(conn, call["id"], now)
+            self._link_copy(conn, call, future.result(), now)
+            return True
         outcome, delay, reason = classify_error(exc)
         chat_id = call["chat_id"]
         if outcome == RETRY and now - call["created_at"] < GIVE_UP_AFTER:
@@ -323,18 +492,20 @@ class Sender:
             if not isinstance(exc, (TelegramError, HttpError, requests.RequestException)):
                 log.error("unexpected error in call %s", call["id"], exc_info=exc)
             db.schedule_call_retry(conn, call["id"], now + delay, reason)
-        elif outcome == UNREACHABLE:
+            return True
+        if outcome == UNREACHABLE:
             log.warning("chat %s cannot be reached (%s); failing its pending calls", chat_id, reason)
             with db.atomic(conn):
                 db.mark_call_failed(conn, call["id"], reason, now)
                 db.fail_pending_calls_for_chat(conn, chat_id, reason, now)
                 self.on_unreachable(conn, chat_id, reason)
-        else:
-            log.warning("call %s (%s to chat %s) failed for good: %s", call["id"], call["method"], chat_id, reason)
-            with db.atomic(conn):
-                db.mark_call_failed(conn, call["id"], reason, now)
-                self._tell_author(conn, call, reason, now)
-                self._fall_back(conn, call, now)
+            return False
+        log.warning("call %s (%s to chat %s) failed for good: %s", call["id"], call["method"], chat_id, reason)
+        with db.atomic(conn):
+            db.mark_call_failed(conn, call["id"], reason, now)
+            self._tell_author(conn, call, reason, now)
+            self._fall_back(conn, call, now)
+        return False
 
     @staticmethod
     def _fall_back(conn: sqlite3.Connection, call: sqlite3.Row, now: float) -> None:
@@ -356,6 +527,8 @@ class Sender:
     @staticmethod
     def _link_copy(conn: sqlite3.Connection, call: sqlite3.Row, result: Any, now: float) -> None:
         """Record the id Telegram gave a relayed copy (each copy of an album), with what it is a copy of."""
+        if '"link"' not in call["payload"]:
+            return
         link = json.loads(call["payload"]).get("link")
         if not link:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+import db
 import delivery
 
 
@@ -71,3 +72,49 @@ def test_rate_limiter_lets_a_chat_burst_then_one_per_second():
     assert limiter.chat_wait(7, 0.0) == pytest.approx(1.0)
     assert limiter.chat_wait(8, 0.0) == 0                      # other chats are not slowed
     assert limiter.chat_wait(7, 1.0) == 0
+
+
+def test_rate_limiter_restored_after_a_restart_gives_a_busy_chat_no_fresh_burst():
+    limiter = delivery.RateLimiter(per_second=28, chat_burst=18, chat_rate=1.0)
+    now = 1000.0
+    burst = [(7, now - 2.0 + i * 0.05) for i in range(18)]        # chat 7 used its burst just now
+    limiter.restore(burst + [(8, now - 30.0)], now)                  # chat 8 long ago: forgotten
+    assert limiter.chat_wait(7, now) > 0
+    assert limiter.chat_wait(8, now) == 0
+    assert limiter.chat_wait(9, now) == 0
+    assert limiter.global_wait(now - 2.0 + 17 * 0.05) > 0            # the overall pace resumes after the last
+
+
+def test_rate_limiter_restore_is_never_looser_than_the_calls_it_saw():
+    # Whatever a chat sent in the window, the rebuilt bucket lets no more through than a bucket
+    # that was full before the window would: an empty start is the strict side.
+    sent = [(7, 1000.0 + i * 0.5) for i in range(12)]
+    restored = delivery.RateLimiter(per_second=1000, chat_burst=18, chat_rate=1.0)
+    restored.restore(sent, 1006.0)
+    lived = delivery.RateLimiter(per_second=1000, chat_burst=18, chat_rate=1.0)
+    for chat, at in sent:
+        lived.take(chat, at)
+
+    def allowance(limiter):
+        taken = 0
+        while limiter.chat_wait(7, 1006.0) == 0:
+            limiter.take(7, 1006.0)
+            taken += 1
+        return taken
+
+    assert allowance(restored) <= allowance(lived)
+
+
+def test_the_sender_rebuilds_its_pacing_from_the_calls_sent_before_a_restart(conn, tmp_path):
+    now = 5000.0
+    for i in range(18):
+        call = db.enqueue_call(conn, 7, "sendMessage", {"text": f"m{i}"}, now - 3)
+        db.mark_call_sent(conn, call, now - 3 + i * 0.1)
+    db.mark_call_sent(conn, db.enqueue_call(conn, 8, "sendMessage", {"text": "old"}, now - 60), now - 60)
+    sender = delivery.Sender(None, str(tmp_path / "unit.db"), lambda *_: None, clock=lambda: now)
+    try:
+        sender.restore_pacing(conn)
+        assert sender.limiter.chat_wait(7, now) > 0          # no second burst for chat 7
+        assert sender.limiter.chat_wait(8, now) == 0
+    finally:
+        sender.stop(timeout=5)
