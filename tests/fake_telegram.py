@@ -23,7 +23,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Desk", "username": "desk_test_bot"}
-SEND_METHODS = {"sendMessage", "copyMessage", "sendDocument", "deleteMessage", "setMyCommands"}
+SEND_METHODS = {"sendMessage", "copyMessage", "copyMessages", "sendDocument", "deleteMessage", "setMyCommands",
+                "answerCallbackQuery", "editMessageReplyMarkup", "editMessageText", "editMessageCaption"}
+SHOWN = {"sendMessage", "copyMessage", "copyMessages", "sendDocument"}   # deliveries a user reads
 CAPTIONED = {"photo", "video", "document", "audio", "voice", "animation"}
 # In the order Telegram's clients read them: an animation message also carries a document.
 KINDS = ("text", "animation", "photo", "video", "document", "audio", "voice", "sticker", "video_note",
@@ -49,6 +51,7 @@ class Faults:
     getupdates_down_until: float = 0.0
     conflict: bool = False                    # getUpdates answers 409
     reject_token: bool = False                # every call answers 401
+    refuse_edits: bool = False                # editMessageText/Caption answer 400, as for a message too old
 
 
 class ApiError(Exception):
@@ -86,12 +89,18 @@ class FakeUser:
         chat = {"id": self.id, "type": "private", "first_name": self.first_name}
         return self.fake.push_message(chat, self.as_user(), content)
 
+    def edit(self, message: dict[str, Any], text: str | None = None, **content: Any) -> dict[str, Any]:
+        """Edit a message this user sent: a new text, or caption=... (None removes it); returns it edited."""
+        if text is not None:
+            content["text"] = text
+        return self.fake.push_edit(message, content)
+
     def inbox(self) -> list[dict[str, Any]]:
         return self.fake.inbox(self.id)
 
     def texts(self) -> list[str]:
         """The text (or caption) of everything the bot delivered to this user."""
-        return [d.get("text") or d.get("caption") or "" for d in self.inbox() if d["method"] != "deleteMessage"]
+        return [d.get("text") or d.get("caption") or "" for d in self.inbox() if d["method"] in SHOWN]
 
 
 def media(kind: str, n: int = 1, **extra: Any) -> dict[str, Any]:
@@ -133,6 +142,8 @@ class FakeTelegram:
         self.delivered: dict[int, list[dict[str, Any]]] = {}
         self.calls: list[tuple[float, str, dict[str, Any]]] = []   # every request: (time, method, params)
         self.commands: dict[tuple[int, str | None], list[dict]] = {}
+        self.sent: dict[tuple[int, int], dict[str, Any]] = {}       # (chat, id) -> what the bot sent there
+        self.callback_answers: list[dict[str, Any]] = []
         self.getupdates_calls = 0
         self.count_429 = 0            # 429s the bot provoked by exceeding the rate limits
         self.limits_hit = {"overall": 0, "chat": 0}   # the same, by which limit was crossed
@@ -141,7 +152,10 @@ class FakeTelegram:
         self._buckets: dict[int, tuple[float, float]] = {}
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for the serving loop's next look at its flag, and
+        # the default half second, once per end-to-end test, added up to a minute of the suite.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     @property
     def url(self) -> str:
@@ -180,6 +194,29 @@ class FakeTelegram:
             self.user_messages[(chat["id"], message["message_id"])] = message
             self._push({"message": message})
             return message
+
+    def know(self, message: dict[str, Any]) -> None:
+        """Take a message sent elsewhere (an in-process test's) as one a user sent in its chat."""
+        with self.cond:
+            chat_id = message["chat"]["id"]
+            self.user_messages[(chat_id, message["message_id"])] = message
+            # Ids in a private chat are shared by both sides: the bot's next message comes after it.
+            last = max(message["message_id"], max((m for c, m in self.user_messages if c == chat_id), default=0))
+            self.message_ids[chat_id] = itertools.count(last + 1)
+
+    def push_edit(self, message: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        """Queue an edited_message update: the message with `changes` (a key set to None is removed)."""
+        with self.cond:
+            edited = {k: v for k, v in {**message, **changes}.items() if v is not None}
+            if "text" in changes and "entities" not in changes:
+                edited.pop("entities", None)
+            if "caption" in changes and "caption_entities" not in changes:
+                edited.pop("caption_entities", None)
+            edited["edit_date"] = int(time.time())
+            # A copy made from now on is of the edited message, as Telegram copies what a message is now.
+            self.user_messages[(message["chat"]["id"], message["message_id"])] = edited
+            self._push({"edited_message": edited})
+            return edited
 
     def push_raw(self, update: dict[str, Any]) -> int:
         """Queue any update as given (an update id is added); returns the update id."""
@@ -220,6 +257,10 @@ class FakeTelegram:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # An answer goes out in two writes (headers, body); with Nagle's algorithm the body
+            # waits for the client's delayed ACK, about 40 ms a call on Linux. Telegram's servers
+            # do not make a bot wait like that, and neither does the fake.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -336,7 +377,9 @@ class FakeTelegram:
         self._buckets[chat_id] = (tokens - 1.0, now)
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        self.getupdates_calls += 1
+        with self.cond:
+            self.getupdates_calls += 1
+            self.cond.notify_all()                # BotProcess.start waits for the first one
         if time.time() < self.faults.getupdates_down_until:
             time.sleep(0.2)
             raise _BadGateway()
@@ -363,8 +406,48 @@ class FakeTelegram:
         if method == "setMyCommands":
             scope = json.loads(params.get("scope", '{"type": "default"}'))
             key = (scope.get("chat_id", 0), params.get("language_code"))
-            self.commands[key] = json.loads(params["commands"])
+            commands = json.loads(params["commands"])
+            check_commands([(c["command"], c["description"]) for c in commands])
+            self.commands[key] = commands
             return True
+        if method == "answerCallbackQuery":
+            check_callback_answer(params.get("text"))
+            self.callback_answers.append(params)
+            return True
+        if method == "editMessageReplyMarkup":
+            sent = self.sent.get((chat_id, int(params["message_id"])))
+            if sent is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else {}
+            check_markup(markup)
+            if markup == sent.get("reply_markup", {}):
+                raise ApiError(400, "Bad Request: message is not modified")
+            sent["reply_markup"] = markup
+            return True
+        if method in ("editMessageText", "editMessageCaption"):
+            if self.faults.refuse_edits:
+                raise ApiError(400, "Bad Request: message can't be edited")
+            sent = self.sent.get((chat_id, int(params["message_id"])))
+            if sent is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if method == "editMessageText":
+                text = params.get("text", "")
+                entities = json.loads(params["entities"]) if params.get("entities") else []
+                check_edit_text(sent, text, entities)
+                new = {"text": text, "entities": entities}
+            else:
+                caption = params.get("caption", "")
+                entities = json.loads(params["caption_entities"]) if params.get("caption_entities") else []
+                check_edit_caption(sent, caption, entities)
+                new = {"caption": caption, "entities": entities}
+            if all(sent.get(k) == v for k, v in new.items()):
+                raise ApiError(400, "Bad Request: message is not modified: specified new message content and "
+                                    "reply markup are exactly the same as a current content and reply markup")
+            sent.update(new)
+            sent.setdefault("edits", []).append(new)
+            self.cond.notify_all()
+            return {"message_id": int(params["message_id"]), "date": int(time.time()), "from": BOT_USER,
+                    "chat": {"id": chat_id, "type": "private"}, "edit_date": int(time.time())}
         if method == "deleteMessage":
             if (chat_id, int(params["message_id"])) not in self.user_messages:
                 raise ApiError(400, "Bad Request: message to delete not found")
@@ -374,39 +457,48 @@ class FakeTelegram:
         record: dict[str, Any] = {"method": method}
         if params.get("reply_markup"):
             record["reply_markup"] = json.loads(params["reply_markup"])
+            check_markup(record["reply_markup"])
         if method == "sendMessage":
             text = params.get("text", "")
-            if not text.strip():
-                raise ApiError(400, "Bad Request: message text is empty")
-            if utf16_len(text) > 4096:
-                raise ApiError(400, "Bad Request: message is too long")
             entities = json.loads(params["entities"]) if params.get("entities") else []
-            _check_entities(text, entities)
+            check_text(text, entities)
             record.update(text=text, entities=entities)
         elif method == "copyMessage":
             source = self.user_messages.get((int(params["from_chat_id"]), int(params["message_id"])))
-            if source is None:
-                raise ApiError(400, "Bad Request: message to copy not found")
-            kind = next((k for k in KINDS if k in source), "other")
+            caption = params.get("caption")
+            entities = json.loads(params["caption_entities"]) if params.get("caption_entities") else []
+            kind = check_copy(source, caption, entities)
             record.update(copied=source, kind=kind, from_chat_id=int(params["from_chat_id"]),
                           message_id=int(params["message_id"]))
-            if "caption" in params:
-                if kind not in CAPTIONED:
-                    raise ApiError(400, "Bad Request: message can't have a caption")
-                caption = params["caption"]
-                if utf16_len(caption) > 1024:
-                    raise ApiError(400, "Bad Request: message caption is too long")
-                entities = json.loads(params["caption_entities"]) if params.get("caption_entities") else []
-                _check_entities(caption, entities)
+            if caption is not None:
                 record.update(caption=caption, entities=entities)
             else:
                 record.update(text=source.get("text"), caption=source.get("caption"),
                               entities=source.get("entities", source.get("caption_entities", [])))
+        elif method == "copyMessages":
+            # An album (or any run of messages) copied in one call; each copy is one delivery.
+            from_chat = int(params["from_chat_id"])
+            ids = json.loads(params["message_ids"])
+            sources = check_copies([self.user_messages.get((from_chat, i)) for i in ids], ids)
+            copies = []
+            for message_id, source in zip(ids, sources, strict=True):
+                if source is None:
+                    continue                      # Telegram skips what it cannot find
+                copy = {"method": method, "copied": source, "kind": kind_of(source), "from_chat_id": from_chat,
+                        "message_id": message_id, "text": source.get("text"), "caption": source.get("caption"),
+                        "entities": source.get("entities", source.get("caption_entities", [])),
+                        "sent_message_id": self._next_message_id(chat_id)}
+                self.delivered.setdefault(chat_id, []).append(copy)
+                self.sent[(chat_id, copy["sent_message_id"])] = copy
+                copies.append({"message_id": copy["sent_message_id"]})
+            self.cond.notify_all()
+            return copies
         elif method == "sendDocument":
             name, data = files["document"]
             record.update(file_name=name, document=data, caption=params.get("caption"))
         message_id = self._next_message_id(chat_id)
         record["sent_message_id"] = message_id
+        self.sent[(chat_id, message_id)] = record
         self.delivered.setdefault(chat_id, []).append(record)
         self.cond.notify_all()
         if method == "copyMessage":
@@ -467,6 +559,97 @@ def _multipart(ctype: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
         file = filename.group(1).strip('"') if filename else None
         parts.append((name, file, data.removesuffix(b"\r\n")))
     return parts
+
+
+# --- What Telegram refuses ------------------------------------------------------------------------
+# Shared with tests/inproc.py, which holds every outbox call of an in-process test to the same rules.
+
+
+def kind_of(message: dict[str, Any]) -> str:
+    """A message's kind, as Telegram's clients read it."""
+    return next((k for k in KINDS if k in message), "other")
+
+
+def check_text(text: str, entities: list[dict[str, Any]]) -> None:
+    """A message text as sendMessage takes it: not blank, at most 4096 characters, sound entities."""
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if utf16_len(text) > 4096:
+        raise ApiError(400, "Bad Request: message is too long")
+    _check_entities(text, entities)
+
+
+def check_copy(source: dict[str, Any] | None, caption: str | None, entities: list[dict[str, Any]]) -> str:
+    """A copyMessage of `source` (None: no such message) with an optional new caption; returns its kind."""
+    if source is None:
+        raise ApiError(400, "Bad Request: message to copy not found")
+    kind = kind_of(source)
+    if caption is not None:
+        if kind not in CAPTIONED:
+            raise ApiError(400, "Bad Request: message can't have a caption")
+        if utf16_len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        _check_entities(caption, entities)
+    return kind
+
+
+def check_copies(sources: list[dict[str, Any] | None], ids: list[int]) -> list[dict[str, Any] | None]:
+    """A copyMessages of `ids` (their messages, None where missing): 1-100 ids, increasing, one found at least."""
+    if not 1 <= len(ids) <= 100 or any(b <= a for a, b in zip(ids, ids[1:], strict=False)):
+        raise ApiError(400, "Bad Request: message identifiers must be 1-100 and in increasing order")
+    if all(source is None for source in sources):
+        raise ApiError(400, "Bad Request: messages to copy not found")
+    return sources
+
+
+def check_edit_text(sent: dict[str, Any] | None, text: str, entities: list[dict[str, Any]]) -> None:
+    """An editMessageText of a message the bot sent (None: unknown here, so not checked against it)."""
+    if sent is not None and sent.get("text") is None:
+        raise ApiError(400, "Bad Request: there is no text in the message to edit")
+    check_text(text, entities)
+
+
+def check_edit_caption(sent: dict[str, Any] | None, caption: str, entities: list[dict[str, Any]]) -> None:
+    """An editMessageCaption of a message the bot sent (None: unknown here); an empty caption removes it."""
+    if sent is not None and sent.get("kind") not in CAPTIONED:
+        raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+    if utf16_len(caption) > 1024:
+        raise ApiError(400, "Bad Request: message caption is too long")
+    _check_entities(caption, entities)
+
+
+def check_markup(markup: dict[str, Any]) -> None:
+    """A reply_markup: inline buttons with a text and 1-64 bytes of callback_data (or a url), keyboard buttons with a text."""
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not str(button.get("text", "")).strip():
+                raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if data is None and not button.get("url"):
+                raise ApiError(400, "Bad Request: can't parse inline keyboard button")
+    for row in markup.get("keyboard", []):
+        for button in row:
+            if not str(button.get("text", "") if isinstance(button, dict) else button).strip():
+                raise ApiError(400, "Bad Request: keyboard button text is empty")
+
+
+def check_callback_answer(text: str | None) -> None:
+    """An answerCallbackQuery's notification: at most 200 characters."""
+    if text is not None and len(text) > 200:
+        raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+
+
+def check_commands(commands: list[tuple[str, str]]) -> None:
+    """A command menu as setMyCommands takes it: names 1-32 of a-z 0-9 _, descriptions 1-256 characters."""
+    if len(commands) > 100:
+        raise ApiError(400, "Bad Request: too many commands")
+    for name, description in commands:
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", name):
+            raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        if not description.strip() or len(description) > 256:
+            raise ApiError(400, "Bad Request: command description is invalid")
 
 
 def _check_entities(text: str, entities: list[dict[str, Any]]) -> None:
