@@ -1,4 +1,8 @@
-"""End to end: every kind of message goes both ways, formatted, named, unbroken and in order."""
+"""End to end: every kind of message goes both ways, formatted, named, unbroken and in order.
+
+These run the real bot process against the fake Bot API (the `pair` fixture of conftest.py: an
+agent and a client already talking), because what they prove is what arrives over HTTP.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,10 @@ from fake_telegram import media
 from harness import register_agent
 
 from desk import relay
-from texts import RELAY_HEADER
+from texts import RELAY_HEADER, t
 
 CAPTIONED = sorted(relay.CAPTIONED_TYPES)
 UNCAPTIONED = ["sticker", "video_note", "location", "contact", "venue", "dice"]
-
-
-@pytest.fixture
-def pair(fake, desk):
-    """An agent and a client in an open dialog, their greetings already delivered."""
-    agent, client = fake.user(1, "Agatha"), fake.user(10, "Carl")
-    register_agent(desk, agent)
-    client.send("/start")
-    client.send("Carl")
-    client.send("hello")
-    desk.settle()
-    return agent, client
 
 
 def header(name="Carl") -> str:
@@ -116,12 +108,17 @@ def test_caption_at_telegrams_limit_arrives_whole(fake, desk, pair):
 
 def test_an_album_arrives_as_all_its_items_in_order(fake, desk, pair):
     agent, client = pair
+    before = len(agent.inbox())
     album = [client.send(**media("photo", n, media_group_id="album-1", **({"caption": "three"} if n == 1 else {})))
              for n in (1, 2, 3)]
+    # The album is relayed whole once its last part has had messages.ALBUM_WAIT to arrive.
+    fake.wait_for(lambda: len(agent.inbox()) >= before + 4, 10, "the album")
     desk.settle()
-    copies = agent.inbox()[-3:]
+    name, *copies = agent.inbox()[-4:]
+    assert name["method"] == "sendMessage" and name["text"] == header()
+    assert [c["method"] for c in copies] == ["copyMessages"] * 3
     assert [c["message_id"] for c in copies] == [m["message_id"] for m in album]
-    assert [c["caption"] for c in copies] == [header() + "\nthree", header(), header()]
+    assert [c["caption"] for c in copies] == ["three", None, None]
 
 
 def test_a_burst_of_messages_arrives_in_the_order_sent(fake, desk, pair):
@@ -149,3 +146,28 @@ def test_everything_is_kept_in_the_history(fake, desk, pair):
         ("client", "location", None, "55.7558, 37.6173"),
         ("agent", "text", "got it", None),
     ]
+
+
+def test_a_message_that_cannot_be_copied_is_reported_to_its_author(fake, desk, pair):
+    agent, client = pair
+    sent = agent.send("I will delete this")
+    fake.user_messages.pop((1, sent["message_id"]))        # gone before it could be copied
+    desk.settle()
+    notice = agent.inbox()[-1]
+    assert notice["text"] == t("en", "delivery_failed", reason="400 Bad Request: message to copy not found")
+    agent.send("second try")                              # the chat is not stuck behind it
+    desk.settle()
+    assert client.inbox()[-1]["copied"]["text"] == "second try"
+
+
+def test_a_history_file_arrives_as_a_text_document(fake, desk, pair):
+    agent, client = pair
+    agent.send("answer one")
+    agent.send("/history")
+    desk.settle()
+    [doc] = [d for d in agent.inbox() if d["method"] == "sendDocument"]
+    assert doc["file_name"] == "history_10.txt"
+    assert doc["caption"] == t("en", "history_caption", name="Carl", client_id=10)
+    lines = doc["document"].decode("utf-8").splitlines()
+    assert [line.split("] ", 1)[1] for line in lines if line.startswith("[")] == [
+        "Client Carl: hello", "Agent Agatha: answer one"]

@@ -1,7 +1,9 @@
 """Lose nothing: the real bot process under Telegram's faults, limits, crashes and restarts.
 
 Each test injects one kind of trouble through the fake Bot API and then checks what reached the
-users: everything, in order, and duplicated only where a crash makes that unavoidable.
+users: everything, in order, and duplicated only where a crash makes that unavoidable. `pair`
+(conftest.py) is an agent and a client already talking. Tests about 429s and rate limits run the
+bot at production pace; the others send as fast as the fake answers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import threading
 import time
 
 import pytest
-from harness import BotProcess, assert_no_secrets, register_agent
+from harness import FAST_SENDS, BotProcess, assert_no_secrets, register_agent
 
 from texts import RELAY_HEADER, t
 
@@ -19,15 +21,6 @@ def relays(user, name: str) -> list[str]:
     """What a user received as relayed text from `name`, in order, without the name header."""
     prefix = RELAY_HEADER.format(name=name) + "\n"
     return [x[len(prefix):] for x in user.texts() if x.startswith(prefix)]
-
-
-@pytest.fixture
-def pair(fake, desk):
-    agent, client = fake.user(1, "Agatha"), fake.user(10, "Carl")
-    register_agent(desk, agent)
-    client.send("hello")
-    desk.settle()
-    return agent, client
 
 
 def test_a_redelivered_update_is_neither_stored_nor_relayed_twice(fake, desk, pair):
@@ -69,6 +62,7 @@ def test_sigkill_three_times_during_a_stream_loses_nothing_and_keeps_order(fake,
     assert [r[0] for r in rows] == [f"m{i}" for i in range(count)]    # stored exactly once each
 
 
+@pytest.mark.production_pace
 def test_with_30_percent_429s_everything_arrives_in_order_without_duplicates(fake, desk, pair):
     agent, client = pair
     fake.faults.share_429, fake.faults.retry_after = 0.3, 1
@@ -83,19 +77,32 @@ def test_with_30_percent_429s_everything_arrives_in_order_without_duplicates(fak
         f"r{i}" for i in range(12)]
 
 
-def test_with_20_percent_5xx_and_dropped_connections_everything_arrives_once(fake, desk, pair):
-    agent, client = pair
+def test_with_20_percent_5xx_and_dropped_connections_everything_arrives_once(fake, desk):
+    # Three dialogs rather than one: each chat's retries wait out their own backoff side by side,
+    # and every chat must still get each of its messages once, in order.
+    agents = [fake.user(i, f"Agent{i}") for i in (1, 2, 3)]
+    clients = [fake.user(10 + i, f"Client{i}") for i in (1, 2, 3)]
+    for agent in agents:
+        register_agent(desk, agent)
+    for client in clients:
+        client.send("start")
+    desk.settle()
+    agent_of = {r[0]: r[1] for r in desk.query("SELECT client_id, agent_id FROM dialogs WHERE status = 'open'")}
     fake.faults.share_5xx, fake.faults.share_drop = 0.1, 0.1
-    for i in range(30):
-        client.send(f"m{i}")
+    for i in range(10):
+        for client in clients:
+            client.send(f"m{i}")
     desk.settle(timeout=120)
     assert fake.injected["5xx"] > 0 and fake.injected["drop"] > 0
-    assert relays(agent, "Carl")[1:] == [f"m{i}" for i in range(30)]
+    for client in clients:
+        agent = next(a for a in agents if a.id == agent_of[client.id])
+        assert relays(agent, client.first_name) == ["start"] + [f"m{i}" for i in range(10)]
     log = desk.log()
     assert "[REDACTED]" in log or "RemoteDisconnected" in log or "ConnectionError" in log
     assert_no_secrets(log)
 
 
+@pytest.mark.production_pace
 def test_a_429_holds_back_only_its_own_chat_for_retry_after(fake, desk):
     a1, a2 = fake.user(1, "Agatha"), fake.user(2, "Boris")
     register_agent(desk, a1)
@@ -117,6 +124,7 @@ def test_a_429_holds_back_only_its_own_chat_for_retry_after(fake, desk):
     assert len(tries) <= 3                                            # no hammering while limited
 
 
+@pytest.mark.production_pace
 def test_telegrams_rate_limits_are_never_crossed(fake, desk):
     fake.faults.rate_limits = True
     agents = [fake.user(i, f"Agent{i}") for i in range(1, 5)]
@@ -172,8 +180,8 @@ def test_an_agent_who_blocked_the_bot_is_taken_off_duty_and_the_client_told(fake
 
 def test_messages_sent_during_a_getupdates_outage_arrive_after_it(fake, desk, pair):
     agent, client = pair
-    fake.faults.getupdates_down_until = time.time() + 4
-    time.sleep(0.5)
+    fake.faults.getupdates_down_until = time.time() + 1.2
+    time.sleep(0.3)                                       # the bot is failing to get updates now
     for i in range(3):
         client.send(f"during outage {i}")
     desk.settle(timeout=40)
@@ -212,7 +220,7 @@ def test_sigterm_with_sends_in_flight_finishes_them_and_loses_nothing(fake, desk
 
 def test_a_process_killed_before_handling_gets_the_update_again(fake, tmp_path):
     # The bot is not running when the message comes; nothing was confirmed, so it is offered later.
-    desk = BotProcess(fake, tmp_path).start()
+    desk = BotProcess(fake, tmp_path, **FAST_SENDS).start()
     agent = fake.user(1, "Agatha")
     register_agent(desk, agent)
     desk.kill()

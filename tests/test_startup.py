@@ -7,10 +7,12 @@ import sys
 import time
 
 import pytest
-from harness import BOT_TOKEN, ROOT, SUPPORT_TOKEN, BotProcess, assert_no_secrets
+from harness import BOT_TOKEN, FAST_SENDS, ROOT, SUPPORT_TOKEN, BotProcess, assert_no_secrets, register_agent
 
 import config
 import texts
+from handlers import table
+from handlers.guards import AGENT, CLIENT
 
 
 def run_bot(env: dict[str, str], cwd, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -95,7 +97,7 @@ def test_a_409_conflict_is_logged_clearly_and_the_bot_keeps_trying(fake, desk):
 
 
 def test_data_survives_a_restart(fake, tmp_path):
-    desk = BotProcess(fake, tmp_path).start()
+    desk = BotProcess(fake, tmp_path, **FAST_SENDS).start()
     agent = fake.user(1, "Agatha")
     agent.send(f"/register_support {SUPPORT_TOKEN}")
     desk.settle()
@@ -105,3 +107,19 @@ def test_data_survives_a_restart(fake, tmp_path):
     desk.settle()
     assert "Agents available: 1" in agent.texts()[-1]
     assert desk.stop() == 0
+
+
+def test_command_menus_reach_telegram_the_clients_by_default_an_agents_in_their_chat(fake, desk):
+    # What the menus hold is tested in-process (test_commands_table.py); this is the way they go.
+    fake.wait_for(lambda: {(0, "en"), (0, "ru"), (0, None)} <= set(fake.commands), 10, "the default menus")
+    client_menu = [c.name for c in table.for_roles(frozenset({CLIENT}), False)]
+    for lang in ("en", "ru", None):
+        assert fake.commands[(0, lang)] == [{"command": name, "description": texts.t(lang or "en", f"cmd_{name}")}
+                                            for name in client_menu]
+    agent = fake.user(1, "Agatha")
+    register_agent(desk, agent)
+    agent_menu = [c.name for c in table.for_roles(frozenset({AGENT}), False)]
+    assert [c["command"] for c in fake.commands[(1, None)]] == agent_menu
+    # The token message was deleted from the chat in Telegram itself.
+    assert [d["method"] for d in agent.inbox()][:1] == ["deleteMessage"]
+    assert not [k for k in fake.user_messages if k[0] == 1]
