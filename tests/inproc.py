@@ -126,6 +126,7 @@ class Desk:
         self.dispatcher = Dispatcher(conn, settings)
         self.now = START
         self.update_ids = itertools.count(1)
+        self.last_update = 0                          # the id of the update pushed last
         self.message_ids: dict[int, itertools.count] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.deleted: set[tuple[int, int]] = set()
@@ -164,6 +165,7 @@ class Desk:
         be one Telegram would accept and must hold no secret.
         """
         update_id = next(self.update_ids) if update_id is None else update_id
+        self.last_update = update_id
         message = update.get("message")
         if isinstance(message, dict) and "chat" in message and "message_id" in message:
             self.messages[(message["chat"]["id"], message["message_id"])] = message
