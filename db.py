@@ -512,8 +512,8 @@ def enqueue_client(conn: sqlite3.Connection, client_id: int, now: float) -> int:
 def requeue_dialog(conn: sqlite3.Connection, dialog_id: int, now: float) -> None:
     """Hand an open dialog back to the head of the queue (its agent was removed)."""
     conn.execute(
-        "UPDATE dialogs SET status = 'queued', agent_id = NULL, assigned_at = NULL, requeued = 1,"
-        " queued_at = ?, alerted_at = NULL WHERE id = ? AND status = 'open'",
+        "UPDATE dialogs SET status = 'queued', agent_id = NULL, assigned_at = NULL, first_response_at = NULL,"
+        " requeued = 1, queued_at = ?, alerted_at = NULL WHERE id = ? AND status = 'open'",
         (now, dialog_id),
     )
 
@@ -521,7 +521,7 @@ def requeue_dialog(conn: sqlite3.Connection, dialog_id: int, now: float) -> None
 def transfer_dialog(conn: sqlite3.Connection, dialog_id: int, to_agent: int, now: float) -> None:
     """Move an open dialog to another agent (who must have room: the schema checks)."""
     conn.execute(
-        "UPDATE dialogs SET transferred_from = agent_id, agent_id = ?, assigned_at = ?"
+        "UPDATE dialogs SET transferred_from = agent_id, agent_id = ?, assigned_at = ?, first_response_at = NULL"
         " WHERE id = ? AND status = 'open'",
         (to_agent, now, dialog_id),
     )

@@ -108,3 +108,12 @@ def client_message(desk: Desk, person: Person, content: Content) -> None:
 def exists(desk: Desk, client_id: int) -> bool:
     """Whether the desk knows a client with this id."""
     return db.get_client(desk.conn, client_id) is not None
+
+
+def silenced(desk: Desk, person: Person) -> bool:
+    """Whether a banned client wrote: they get the one notice at most, and nothing else is answered."""
+    client = db.get_client(desk.conn, person.id)
+    if client is None or client["banned_at"] is None:
+        return False
+    bans.keep_message(desk, client, None)
+    return True

@@ -25,6 +25,14 @@ def dialog_of_reply(desk: Desk, agent_id: int, reply_to: int) -> sqlite3.Row | N
     return db.get_dialog(desk.conn, link["dialog_id"]) if link is not None else None
 
 
+def link_for(desk: Desk, agent_id: int, client_id: int) -> dict | None:
+    """The link that makes a message in the agent's chat count as the client's, if they talk now."""
+    dialog = db.live_dialog_for_client(desk.conn, client_id)
+    if dialog is None or dialog["status"] != "open" or dialog["agent_id"] != agent_id:
+        return None
+    return {"source_chat_id": client_id, "source_message_id": None, "dialog_id": dialog["id"]}
+
+
 def client_list(desk: Desk, agent: sqlite3.Row, lang: str) -> str:
     """The agent's open dialogs, one line each, the focus marked."""
     t = texts.t
@@ -41,12 +49,13 @@ def client_list(desk: Desk, agent: sqlite3.Row, lang: str) -> str:
 
 
 def target(desk: Desk, agent: sqlite3.Row, client_id: int | None = None, reply_to: int | None = None,
-           answer_to: int | None = None) -> sqlite3.Row | None:
+           answer_to: int | None = None, none_key: str = "agent_no_dialog") -> sqlite3.Row | None:
     """The open dialog an agent's message or command is for, or None after telling them why.
 
     client_id: named in the command; reply_to: the message replied to (it becomes the focus when
     it belongs to one of the agent's dialogs; a reply to anything else counts as no reply);
-    answer_to: the agent's message, which a "which client?" answer replies to.
+    answer_to: the agent's message, which a "which client?" answer replies to; none_key: what to
+    say when the agent has no open dialog at all.
     """
     lang = desk.lang(agent["language_code"])
     me = agent["user_id"]
@@ -58,6 +67,11 @@ def target(desk: Desk, agent: sqlite3.Row, client_id: int | None = None, reply_t
         return dialog
     if reply_to is not None:
         dialog = dialog_of_reply(desk, me, reply_to)
+        if dialog is not None and (dialog["status"] != "open" or dialog["agent_id"] != me):
+            # A message from the client's earlier dialog: fine if they are with this agent again.
+            current = db.live_dialog_for_client(desk.conn, dialog["client_id"])
+            if current is not None and current["status"] == "open" and current["agent_id"] == me:
+                dialog = current
         if dialog is not None:
             if dialog["status"] != "open" or dialog["agent_id"] != me:
                 name = db.get_client(desk.conn, dialog["client_id"])["name"]
@@ -72,7 +86,7 @@ def target(desk: Desk, agent: sqlite3.Row, client_id: int | None = None, reply_t
     if len(dialogs) == 1:
         return dialogs[0]
     if not dialogs:
-        desk.say(me, lang, "agent_no_dialog", queue=db.queue_length(desk.conn))
+        desk.say(me, lang, none_key, queue=db.queue_length(desk.conn))
         return None
     desk.say(me, lang, "which_client", reply_to=answer_to, clients=client_list(desk, agent, lang))
     return None

@@ -36,6 +36,8 @@ def alert_long_waits(desk: Desk) -> int:
     if not late:
         return 0
     recipients = sorted(desk.settings.admin_ids) or [a["user_id"] for a in db.list_available_agents(desk.conn)]
+    if not recipients:
+        return 0            # nobody to tell now: the alert goes out when someone is available
     for dialog in late:
         for chat_id in recipients:
             agent = db.get_agent(desk.conn, chat_id)

@@ -81,7 +81,7 @@ def announce(desk: Desk, client: sqlite3.Row, agent: sqlite3.Row, dialog: sqlite
         text += "\n" + texts.t(agent_lang, "context_line", context=dialog["context"])
     desk.send_text(agent["user_id"], text, link=link)
     if waited is not None:
-        desk.say(agent["user_id"], agent_lang, "waited", minutes=max(1, round(waited / 60)))
+        desk.say(agent["user_id"], agent_lang, "waited", link=link, minutes=max(1, round(waited / 60)))
     card = intake.card(desk, client, dialog, agent_lang)
     if card and handed_by is None:
         desk.send_text(agent["user_id"], card, link=link)

@@ -17,7 +17,7 @@ def _lang(desk: Desk, agent: sqlite3.Row) -> str:
     return desk.lang(agent["language_code"])
 
 
-def _target(desk: Desk, m: types.Message, agent: sqlite3.Row, usage: str) -> sqlite3.Row | None:
+def _target(desk: Desk, m: types.Message, agent: sqlite3.Row, usage: str, none_key: str) -> sqlite3.Row | None:
     """The dialog a command acts on: [client_id], else the replied-to client, else focus or only."""
     arg = argument(m)
     if arg:
@@ -26,7 +26,7 @@ def _target(desk: Desk, m: types.Message, agent: sqlite3.Row, usage: str) -> sql
             desk.say(m.chat.id, _lang(desk, agent), usage)
             return None
         return focus.target(desk, agent, client_id=client_id)
-    return focus.target(desk, agent, reply_to=content_of(m).reply_to, answer_to=m.message_id)
+    return focus.target(desk, agent, reply_to=content_of(m).reply_to, answer_to=m.message_id, none_key=none_key)
 
 
 @everyone_command
@@ -94,7 +94,7 @@ def cmd_note(desk: Desk, m: types.Message, agent: sqlite3.Row) -> None:
 @agent_command
 def cmd_end_chat(desk: Desk, m: types.Message, agent: sqlite3.Row) -> None:
     """Close a ticket: the named, replied-to, focused or only one."""
-    dialog = _target(desk, m, agent, "end_usage")
+    dialog = _target(desk, m, agent, "end_usage", "end_no_dialog")
     if dialog is not None:
         routing.end_dialog(desk, dialog)
 
@@ -116,11 +116,13 @@ def cmd_history(desk: Desk, m: types.Message, agent: sqlite3.Row | None) -> None
         desk.say(m.chat.id, lang, "history_usage")
         return
     else:
-        dialog = focus.target(desk, agent, reply_to=content_of(m).reply_to, answer_to=m.message_id)
+        dialog = focus.target(desk, agent, reply_to=content_of(m).reply_to, answer_to=m.message_id,
+                              none_key="history_no_dialog")
         if dialog is None:
             return
         client_id = dialog["client_id"]
-    desk.send_history(m.chat.id, client_id, lang)
+    # Linked to the agent's dialog with that client, if any, so a reply to the file reaches them.
+    desk.send_history(m.chat.id, client_id, lang, focus.link_for(desk, m.chat.id, client_id))
 
 
 @staff_command

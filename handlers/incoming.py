@@ -58,6 +58,6 @@ def parse_id(word: str) -> int | None:
 
 
 def split_argument(m: types.Message) -> tuple[str, str]:
-    """The command's first word and the rest, both trimmed ('' when absent)."""
-    first, _, rest = argument(m).partition(" ")
-    return first.strip(), rest.strip()
+    """The command's first word and the rest (line breaks kept), both trimmed ('' when absent)."""
+    parts = argument(m).split(None, 1)
+    return (parts[0], parts[1].strip()) if len(parts) == 2 else ((parts[0], "") if parts else ("", ""))

@@ -296,26 +296,6 @@ class Desk:
             # The desk's own call: the sender turns it into a sendDocument of a CSV.
             if not (isinstance(params.get("days"), int) and params["days"] > 0) or params["lang"] not in texts.LANGUAGES:
                 raise ApiError(400, "Bad Request: a malformed export")
-        elif method == "sendExport":
-            # The desk's own call: the sender turns it into a sendDocument of a CSV file.
-            if not 1 <= params["days"] <= 3660 or params["lang"] not in texts.LANGUAGES:
-                raise ApiError(400, "Bad Request: bad export")
-        elif method == "answerCallbackQuery":
-            if not params.get("callback_query_id") or len(params.get("text", "")) > 200:
-                raise ApiError(400, "Bad Request: query is too old or the text is too long")
-        elif method == "editMessageReplyMarkup":
-            if not isinstance(params.get("message_id"), int) or "inline_keyboard" not in params["reply_markup"]:
-                raise ApiError(400, "Bad Request: message can't be edited")
-        elif method == "copyMessages":
-            ids = params["message_ids"]
-            if not 1 <= len(ids) <= 100 or ids != sorted(ids):
-                raise ApiError(400, "Bad Request: message identifiers must be in increasing order")
-            for message_id in ids:
-                check_copy(self.messages.get((params["from_chat_id"], message_id)), None, [])
-        elif method in ("editMessageText", "editMessageCaption"):
-            text = params.get("text", params.get("caption")) or ""
-            if text:
-                check_text(text, params.get("entities", params.get("caption_entities")) or [])
         else:
             raise ApiError(404, f"Not Found: the fake knows no method {method}")
 

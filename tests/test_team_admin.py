@@ -276,11 +276,7 @@ def test_without_admin_ids_any_agent_manages_saved_replies_and_clients_cannot(op
 
 
 @pytest.mark.parametrize(("command", "name", "text"), [
-    pytest.param("/t_add greeting\nHello!\nHow can I help?", "greeting", "Hello!\nHow can I help?",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "BUG: a name followed by a line break is refused with the usage text; "
-                     "handlers/incoming.py split_argument partitions on ' ' only, so the 'name' is "
-                     "'greeting\\nHello!...' (the same hits '/reply <id>\\n<text>' and '/ban <id>\\n<reason>')"))),
+    pytest.param("/t_add greeting\nHello!\nHow can I help?", "greeting", "Hello!\nHow can I help?"),
     ("/t_add greeting Hello!\nHow can I help?", "greeting", "Hello!\nHow can I help?"),
 ])
 def test_a_multi_line_saved_reply_can_be_added(team, command, name, text):
@@ -359,9 +355,6 @@ def test_a_ban_takes_a_waiting_client_out_of_the_queue(team, crew):
     assert owner(team, xena) == agent.id and owner(team, wanda) is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a banned client's commands are answered: /help gets the help and an "
-                   "unknown /command the 'unknown command' help (handlers/common.py cmd_help, cmd_unknown never "
-                   "look at clients.banned_at); the issue says banned clients are never answered but once")
 def test_a_banned_clients_commands_are_not_answered_either(team, crew):
     agent = crew.agent("Agatha")
     carl = crew.client_in_dialog(agent, name="Carl")
@@ -672,10 +665,6 @@ def test_an_admin_who_is_an_agent_gets_both(team, crew):
 
 
 @pytest.mark.parametrize("how", ["transfer", "remove_support"])
-@pytest.mark.xfail(strict=True, reason="BUG: after a transfer or a hand-back the second agent's 'first response' "
-                   "is negative: db.transfer_dialog and db.requeue_dialog reset assigned_at but keep the first "
-                   "agent's first_response_at, so db.team_stats/agent_stats average first_response_at - assigned_at "
-                   "< 0 (shown as '-1:58:30')")
 def test_first_response_figures_are_never_negative_after_a_hand_over(team, crew, how):
     admin = team.user(ADMIN, "Ada")
     a = crew.agent("Agatha")

@@ -348,9 +348,6 @@ def test_a_reply_to_a_message_of_a_closed_dialog_goes_nowhere_and_says_so(team, 
     assert sent["message_id"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a reply to a message of client X's earlier dialog is refused "
-                   "('no longer open') although X is in an open dialog with the same agent again "
-                   "(desk/focus.py target: dialog_of_reply returns the closed dialog, not X's live one)")
 def test_a_reply_to_an_earlier_dialogs_message_reaches_the_client_back_with_the_same_agent(team, crew):
     agent, carl, dora = two_clients(team, crew)
     old = shown(team, agent, relayed("Carl", "hello from carl"))
@@ -363,13 +360,8 @@ def test_a_reply_to_an_earlier_dialogs_message_reaches_the_client_back_with_the_
 
 
 @pytest.mark.parametrize("what", [
-    pytest.param("waited", marks=pytest.mark.xfail(strict=True, reason=(
-        "GAP: the 'they waited N min' notice shown for client X carries no link (desk/routing.py announce: "
-        "desk.say(..., 'waited', ...) without link=), so a reply to it is no reply to X"))),
-    pytest.param("history", marks=pytest.mark.xfail(strict=True, reason=(
-        "GAP: the /history file an agent asks for about their client X carries no link (handlers/agent.py "
-        "cmd_history queues sendHistory without 'link'), so a reply to it is no reply to X, though "
-        "desk/focus.py's docstring promises it"))),
+    pytest.param("waited"),
+    pytest.param("history"),
 ])
 def test_a_reply_to_other_messages_shown_for_a_client_reaches_that_client(team, crew, what):
     agent = crew.agent("Agatha")
@@ -576,8 +568,6 @@ def test_reply_sends_a_one_off_text_to_one_of_the_agents_clients(team, crew):
     assert agent.texts() == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: '/reply <client_id>' followed by a line break and the text is refused "
-                   "with the usage text (handlers/incoming.py split_argument partitions on ' ' only)")
 def test_reply_with_the_text_on_the_next_line(team, crew):
     agent, carl, dora = two_clients(team, crew)
     agent.send(f"/reply {carl.id}\nhello Carl")
@@ -665,10 +655,6 @@ def test_end_chat_of_someone_elses_client_or_a_bad_id_changes_nothing(team, crew
     assert owner(team, carl) == agent.id and owner(team, dora) == agent.id
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (regression): /end_chat with no open dialog answers agent_no_dialog "
-                   "('this message went nowhere') instead of end_no_dialog; desk/focus.py target() answers every "
-                   "caller the same; tests/test_agent_commands.py::test_end_chat_closes_the_ticket_and_tells_the_client "
-                   "fails on it too")
 def test_end_chat_with_no_dialog_says_there_is_none_to_close(team, crew):
     agent = crew.agent("Agatha")
     agent.send("/end_chat")
@@ -732,9 +718,6 @@ def test_history_for_an_admin_who_is_no_agent_needs_a_client_id(team, crew):
     assert history_calls(admin) == [{"client_id": carl.id, "lang": "en"}]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (regression): /history with no open dialog answers agent_no_dialog "
-                   "('this message went nowhere') instead of history_no_dialog (desk/focus.py target(), called by "
-                   "handlers/agent.py cmd_history); tests/test_agent_commands.py fails on it too")
 def test_history_with_no_dialog_says_to_name_a_client(team, crew):
     agent = crew.agent("Agatha")
     agent.send("/history")
