@@ -31,7 +31,7 @@ import snowballstemmer
 import db
 import texts
 from config import FaqEntry
-from desk import Desk
+from desk import Desk, bans
 from desk.data import Content, Person
 
 FAQ_POSITION = 1000        # intake_answers positions of automatic answers: after any intake question
@@ -128,9 +128,20 @@ def tag(entry: FaqEntry) -> str:
     return hashlib.sha256("\n".join(entry.question.all()).encode()).hexdigest()[:8]
 
 
+def _banned(desk: Desk, person: Person) -> bool:
+    """Whether a banned client asks: they are told once that they are banned, and answered nothing."""
+    client = db.get_client(desk.conn, person.id)
+    if client is None or client["banned_at"] is None:
+        return False
+    bans.keep_message(desk, client, None)
+    return True
+
+
 def show(desk: Desk, person: Person) -> None:
     """/faq: the questions as buttons, one a row."""
     lang = desk.lang(person.language_code)
+    if _banned(desk, person):
+        return
     if not desk.settings.faq:
         desk.say(person.id, lang, "faq_none")
         return
@@ -142,6 +153,9 @@ def show(desk: Desk, person: Person) -> None:
 def press(desk: Desk, person: Person, callback_id: str, data: str) -> None:
     """A press of an FAQ button ("<index>:<tag>"): the spinner stops and its answer is sent."""
     lang = desk.lang(person.language_code)
+    if _banned(desk, person):
+        desk.call(person.id, "answerCallbackQuery", {"callback_query_id": callback_id})
+        return
     index, _, fingerprint = data.partition(":")
     entry = _entry(desk, index)
     if fingerprint and (entry is None or tag(entry) != fingerprint):

@@ -24,7 +24,7 @@ import sqlite3
 import db
 import texts
 from config import Question
-from desk import Desk, faq, messages, routing
+from desk import Desk, bans, faq, messages, routing
 from desk.data import Content, Person
 
 ANSWER_SHOWN = 200       # characters of an answer the card shows; a longer one follows in full
@@ -174,6 +174,9 @@ def skip(desk: Desk, person: Person) -> None:
     """/skip: pass over the current question if it is optional."""
     lang = desk.lang(person.language_code)
     client = db.get_client(desk.conn, person.id)
+    if client is not None and client["banned_at"] is not None:
+        bans.keep_message(desk, client, None)            # told once that they are banned, nothing more
+        return
     dialog = db.live_dialog_for_client(desk.conn, person.id) if client is not None else None
     if dialog is None or dialog["intake_step"] is None:
         desk.say(person.id, lang, "intake_nothing_to_skip")

@@ -238,6 +238,18 @@ def test_a_press_on_an_old_list_after_the_file_changed_never_shows_the_wrong_ans
                                "text": t("en", "faq_gone")}]
 
 
+def test_a_banned_client_gets_no_faq(conn, tmp_path):
+    app, people = desk_with(conn, tmp_path)
+    agent = people.agent()
+    client = people.client()
+    agent.send(f"/ban {client.id}")
+    client.send("/faq")
+    client.send("/skip")
+    press(app, client, "faq:0")
+    assert client.calls() == [{"method": "sendMessage", "text": t("en", "banned_notice")},
+                              {"method": "answerCallbackQuery", "callback_query_id": "cb1"}]
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "new-faq.toml"
     path.write_text(text, encoding="utf-8")
