@@ -20,7 +20,7 @@ The Sender drains the outbox:
 A call is marked sent only after Telegram accepted it, so a crash between the two repeats that
 one call after restart: delivery is at least once, and at most the calls in flight repeat. In the
 same transaction, a relay's copy gets its row in message_links (the id Telegram gave the copy).
-Calls go over HTTP through BotApi, this module's own small client with a session per thread.
+Calls go over HTTP through BotApi, this module's own small client with a connection per thread.
 
 What the dispatcher knows of the outbox is kept in memory between sending slots: the oldest
 pending call of each chat. It reads the calls committed since it last looked when woken by a
@@ -33,10 +33,13 @@ crash can still repeat at most one call per chat.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
+import select
 import sqlite3
+import ssl
 import tempfile
 import threading
 import time
@@ -45,6 +48,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -102,10 +106,21 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class BotApi:
-    """Bot API calls with a requests.Session per thread; the URL holds the token, so errors never do."""
+    """Bot API calls over a keep-alive connection per thread; the URL holds the token, errors never do."""
+
+    # Calls go over the standard library's http.client: a call through requests costs about 2.5
+    # times its CPU (0.45 against 0.14 ms per call here, 1.3 against 0.5 ms when calls are paced
+    # 36 ms apart), and the desk makes one call per message. requests is still used for uploads,
+    # and for every call when the environment names a proxy (HTTPS_PROXY and the like), which
+    # http.client does not read.
 
     def __init__(self, api_url: str, token: str) -> None:
         self._base = f"{api_url}/bot{token}/"
+        parts = urlsplit(api_url)
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname or "", parts.port
+        self._path = f"{parts.path.rstrip('/')}/bot{token}/"
+        self._direct = not requests.utils.get_environ_proxies(self._base)
         self._local = threading.local()
 
     def _session(self) -> requests.Session:
@@ -119,14 +134,46 @@ class BotApi:
             self._local.session = session
         return self._local.session
 
+    def _connection(self) -> http.client.HTTPConnection:
+        """This thread's connection, opened (again) if it is closed or the server closed it."""
+        conn = getattr(self._local, "connection", None)
+        if conn is None:
+            if self._https:
+                # The same certificates requests trusts: its bundle, or the one the environment names.
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                context = ssl.create_default_context(cafile=bundle or requests.utils.DEFAULT_CA_BUNDLE_PATH)
+                conn = http.client.HTTPSConnection(self._host, self._port, timeout=TIMEOUT[0], context=context)
+            else:
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=TIMEOUT[0])
+            self._local.connection = conn
+        elif conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+            # An idle keep-alive connection that is readable was closed by the server: sending on
+            # it could fail half-way, so it is replaced before use, as urllib3 does.
+            conn.close()
+        if conn.sock is None:
+            conn.connect()                              # within the connect time-out
+            conn.sock.settimeout(TIMEOUT[1])            # then the answer's
+        return conn
+
     def call(self, method: str, params: dict[str, Any]) -> Any:
         """Make one call with JSON parameters; returns its result or raises TelegramError/HttpError."""
-        # Prepared here and sent as is: Session.post would merge cookies, headers and hooks that
-        # the desk never sets, on every call.
-        request = requests.PreparedRequest()
-        request.prepare(method="POST", url=self._base + method, headers=JSON_HEADERS,
-                        data=json.dumps(params, ensure_ascii=False).encode())
-        return self._result(method, self._session().send(request, timeout=TIMEOUT, allow_redirects=False))
+        body = json.dumps(params, ensure_ascii=False).encode()
+        if not self._direct:
+            request = requests.PreparedRequest()
+            request.prepare(method="POST", url=self._base + method, headers=JSON_HEADERS, data=body)
+            response = self._session().send(request, timeout=TIMEOUT, allow_redirects=False)
+            return self._parse(method, response.status_code, response.content)
+        conn = self._connection()
+        try:
+            conn.request("POST", self._path + method, body, JSON_HEADERS)
+            answer = conn.getresponse()
+            content = answer.read()
+        except BaseException:
+            conn.close()                                # whatever state it is in, it is not reused
+            raise
+        if answer.will_close:
+            conn.close()
+        return self._parse(method, answer.status, content)
 
     def upload(self, method: str, params: dict[str, Any], field: str, file_name: str,
                write: Callable[[IO[bytes]], object], content_type: str = "text/plain") -> Any:
@@ -144,20 +191,25 @@ class BotApi:
             response = self._session().post(
                 self._base + method, params=params, data=body, timeout=TIMEOUT,
                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(size)})
-        return self._result(method, response)
+        return self._parse(method, response.status_code, response.content)
 
     @staticmethod
-    def _result(method: str, response: requests.Response) -> Any:
+    def _parse(method: str, status: int, content: bytes) -> Any:
+        """The result of an answer, or TelegramError (ok: false) or HttpError (not the Bot API's JSON)."""
         try:
-            answer = json.loads(response.content)
+            answer = json.loads(content)
         except ValueError:
-            raise HttpError(method, response.status_code) from None
+            raise HttpError(method, status) from None
         if not isinstance(answer, dict) or not answer.get("ok"):
             answer = answer if isinstance(answer, dict) else {}
             retry_after = (answer.get("parameters") or {}).get("retry_after")
-            raise TelegramError(method, int(answer.get("error_code") or response.status_code),
+            raise TelegramError(method, int(answer.get("error_code") or status),
                                 str(answer.get("description", "")), retry_after)
         return answer["result"]
+
+
+# What a call raises when the network or a proxy fails (requests' exceptions are OSErrors too).
+NETWORK_ERRORS = (HttpError, OSError, http.client.HTTPException)
 
 
 # --- Pacing --------------------------------------------------------------------------------------
@@ -240,7 +292,7 @@ def classify_error(exc: BaseException) -> tuple[str, float | None, str]:
         if exc.status == 413:                         # the same file limit, answered by a proxy
             return FAILED, None, "HTTP 413"
         return RETRY, None, f"HTTP {exc.status}"
-    if isinstance(exc, requests.RequestException):    # connection reset, time-out, DNS...
+    if isinstance(exc, (OSError, http.client.HTTPException)):   # reset, time-out, DNS... (requests' too)
         return RETRY, None, type(exc).__name__
     return RETRY, None, f"{type(exc).__name__}: {exc}"
 
@@ -489,7 +541,7 @@ class Sender:
             delay = delay if delay is not None else backoff(call["attempts"] + 1)
             log.warning("call %s (%s to chat %s) failed: %s; retrying in %.1fs",
                         call["id"], call["method"], chat_id, reason, delay)
-            if not isinstance(exc, (TelegramError, HttpError, requests.RequestException)):
+            if not isinstance(exc, (TelegramError, HttpError, OSError, http.client.HTTPException)):
                 log.error("unexpected error in call %s", call["id"], exc_info=exc)
             db.schedule_call_retry(conn, call["id"], now + delay, reason)
             return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from harness import BOT_TOKEN
 
 import db
 import delivery
@@ -118,3 +119,47 @@ def test_the_sender_rebuilds_its_pacing_from_the_calls_sent_before_a_restart(con
         assert sender.limiter.chat_wait(8, now) == 0
     finally:
         sender.stop(timeout=5)
+
+
+# --- BotApi against the fake Bot API --------------------------------------------------------------
+
+
+def test_bot_api_makes_calls_over_one_kept_alive_connection_and_reads_errors(fake):
+    api = delivery.BotApi(fake.url, BOT_TOKEN)
+    user = fake.user(10, "Carl")
+    first = api.call("sendMessage", {"chat_id": 10, "text": "héllo", "entities": []})
+    second = api.call("sendMessage", {"chat_id": 10, "text": "again"})
+    assert (first["text"], second["message_id"]) == ("héllo", first["message_id"] + 1)
+    assert user.texts() == ["héllo", "again"]
+    with pytest.raises(delivery.TelegramError) as refused:
+        api.call("sendMessage", {"chat_id": 10, "text": " "})
+    assert (refused.value.code, refused.value.description) == (400, "Bad Request: message text is empty")
+    fake.faults.throttled[10] = 10**10
+    with pytest.raises(delivery.TelegramError) as limited:
+        api.call("sendMessage", {"chat_id": 10, "text": "x"})
+    assert limited.value.code == 429 and limited.value.retry_after > 0
+
+
+def test_bot_api_after_a_proxy_error_page_or_a_dropped_connection_works_again(fake):
+    api = delivery.BotApi(fake.url, BOT_TOKEN)
+    fake.user(10, "Carl")
+    fake.faults.share_5xx = 1.0
+    with pytest.raises(delivery.HttpError) as page:
+        api.call("sendMessage", {"chat_id": 10, "text": "x"})
+    assert delivery.classify_error(page.value)[0] == delivery.RETRY
+    fake.faults.share_5xx, fake.faults.share_drop = 0.0, 1.0
+    with pytest.raises(delivery.NETWORK_ERRORS) as dropped:
+        api.call("sendMessage", {"chat_id": 10, "text": "x"})
+    assert delivery.classify_error(dropped.value)[:2] == (delivery.RETRY, None)
+    assert BOT_TOKEN.split(":")[1] not in str(dropped.value)
+    fake.faults.share_drop = 0.0
+    assert api.call("sendMessage", {"chat_id": 10, "text": "back"})["text"] == "back"
+
+
+def test_bot_api_goes_through_requests_when_the_environment_names_a_proxy(fake, monkeypatch):
+    # The fake serves an absolute URL as a forward proxy would, so it can stand in for one here.
+    monkeypatch.setenv("HTTP_PROXY", fake.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    api = delivery.BotApi(fake.url, BOT_TOKEN)
+    fake.user(10, "Carl")
+    assert api.call("sendMessage", {"chat_id": 10, "text": "via proxy"})["text"] == "via proxy"
