@@ -26,6 +26,8 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
         if row["dialog_id"] != dialog:
             dialog = row["dialog_id"]
             lines.append("\n" + texts.t(lang, "history_dialog", dialog_id=dialog))
+            if row["context"]:
+                lines.append(texts.t(lang, "context_line", context=row["context"]))    # the deep link
         if row["sender"] == "client":
             who = f'{who_client} {row["client_name"]}'
         elif row["kind"] == "note":

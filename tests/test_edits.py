@@ -436,3 +436,16 @@ def test_end_to_end_a_refused_edit_arrives_as_a_marked_reply_to_the_copy(fake, d
     assert fake.sent_calls("sendMessage")[-1]["reply_parameters"] == json.dumps(
         {"message_id": copy["sent_message_id"], "allow_sending_without_reply": True})
     assert not copy.get("edits")
+
+
+def test_the_history_file_names_the_deep_link_a_dialog_came_from(app, people):
+    agent = people.agent("Agatha")
+    client = app.user(150, "Carl")
+    client.send("/start promo_spring")
+    client.send("Carl")
+    client.send("hi")
+    agent.send("/history")
+    [call] = agent.calls("sendHistory")
+    lines = app.history_file(call).splitlines()
+    dialog = lines.index(t("en", "history_dialog", dialog_id=app.query("SELECT id FROM dialogs")[0][0]))
+    assert lines[dialog + 1] == t("en", "context_line", context="promo_spring")
