@@ -7,15 +7,16 @@ does; delivery.py sends them later. Nothing here imports telebot or requests, so
 called in a test with plain data.
 
 Modules, by concern:
-- data.py:     Person and Content, the plain data a rule gets from an update.
-- clients.py:  clients on first contact, naming, a client's message and where it goes.
-- routing.py:  opening a dialog, the queue, assigning clients to agents.
-- dialogs.py:  storing and relaying messages, closing dialogs, chats that vanished.
-- agents.py:   registration with the support token, availability, last seen.
-- stats.py:    an agent's figures.
-- relay.py:    how a relayed message looks (the client's name on it).
-- history.py:  the /history file.
-- clock.py:    days, stamps and durations, all in one time zone.
+- data.py:      Person and Content, the plain data a rule gets from an update.
+- clients.py:   clients on first contact, names, deep links, a client's message and where it goes.
+- routing.py:   opening a dialog, choosing an agent, the queue, taking, handing over, closing.
+- focus.py:     which client an agent means (replies, focus, the only dialog).
+- messages.py:  storing and relaying messages in order (albums, waiting messages), notes.
+- agents.py, team.py: registration and availability; what admins see and do.
+- queue.py, bans.py, replies.py: /queue and its alerts; bans; saved replies.
+- intake.py, faq.py, hours.py, ratings.py, edits.py: the client's journey.
+- stats.py, health.py, export.py, history.py: figures, /health, the CSV export, the history file.
+- relay.py, clock.py: how a relayed message looks; times in TIMEZONE.
 """
 
 from __future__ import annotations
