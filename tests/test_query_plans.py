@@ -57,6 +57,9 @@ CASES = {
     "list_queue": (lambda c: db.list_queue(c), ["queue_order", "history_by_dialog"], False),
     "dialogs_waiting_since": (lambda c: db.dialogs_waiting_since(c, NOW + 1), ["queue_order"], False),
     "linked_message": (lambda c: db.linked_message(c, 1, 5), ["PRIMARY KEY"], False),
+    # The album timer's look, four times a second: from the open dialogs, never the whole history.
+    "dialogs_with_unrelayed": (lambda c: db.dialogs_with_unrelayed(c), ["open_dialogs_by_agent", "history_unrelayed"],
+                               True),
     "copies_of": (lambda c: db.copies_of(c, 100, 1), ["message_links_by_source"], True),
     "next_queued_dialog": (lambda c: db.next_queued_dialog(c), ["queue_order"], False),
     "queue_position": (lambda c: db.queue_position(c, 2), ["queue_order"], False),
