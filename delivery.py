@@ -308,6 +308,10 @@ def backoff(attempts: int) -> float:
 UnreachableHandler = Callable[[sqlite3.Connection, int, str], None]
 
 
+# A call as the dispatcher holds it: an outbox row as a dict (cheaper to read than sqlite3.Row).
+Call = dict[str, Any]
+
+
 class Turns:
     """Which chat goes next: of the chats with a call due, the one served least recently."""
 
@@ -319,9 +323,13 @@ class Turns:
         self._turn = 0
         self._served: dict[int, int] = {}     # chat -> the turn it was last served in
 
-    def order(self, heads: list[sqlite3.Row]) -> list[sqlite3.Row]:
+    def rank(self, chat_id: int) -> int:
+        """The chat's place in line: lower goes first (0: never served, or forgotten)."""
+        return self._served.get(chat_id, 0)
+
+    def order(self, heads: list[Call]) -> list[Call]:
         """The chats' head calls in the order they should go; the oldest call first among equals."""
-        return sorted(heads, key=lambda call: (self._served.get(call["chat_id"], 0), call["id"]))
+        return sorted(heads, key=lambda call: (self.rank(call["chat_id"]), call["id"]))
 
     def served(self, chat_id: int) -> None:
         """A call of the chat was started: it goes to the back of the line."""
@@ -353,9 +361,9 @@ class Sender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
-        self._in_flight: dict[int, tuple[sqlite3.Row, Future]] = {}  # chat -> (call, its future)
+        self._in_flight: dict[int, tuple[Call, Future]] = {}  # chat -> (call, its future)
         # The dispatcher's view of the outbox: each chat's oldest pending call (in flight or not).
-        self._heads: dict[int, sqlite3.Row] = {}
+        self._heads: dict[int, Call] = {}
         self._seen_id = 0                   # the newest outbox id read so far
         self._read_at = float("-inf")       # when the outbox was last read whole
         self._news = True                   # calls were committed since the dispatcher last looked
@@ -452,7 +460,7 @@ class Sender:
         # The newest id first: a call committed between the two reads is then read again as new,
         # and one that a chat already has a head for is passed over, so nothing falls between.
         self._seen_id = db.newest_outbox_id(conn)
-        self._heads = {call["chat_id"]: call for call in db.outbox_heads(conn)}
+        self._heads = {row["chat_id"]: dict(row) for row in db.outbox_heads(conn)}
         for chat_id, (call, _future) in self._in_flight.items():
             self._heads[chat_id] = call     # recorded yet or not, it is still that chat's head
         self._read_at = now
@@ -460,9 +468,10 @@ class Sender:
     def _read_new(self, conn: sqlite3.Connection) -> None:
         """Read the calls committed since the last read; those of chats with nothing pending are heads."""
         self._news = False
-        for call in db.pending_calls_after(conn, self._seen_id):
-            self._seen_id = max(self._seen_id, call["id"])
-            self._heads.setdefault(call["chat_id"], call)
+        for row in db.pending_calls_after(conn, self._seen_id):
+            self._seen_id = max(self._seen_id, row["id"])
+            if row["chat_id"] not in self._heads:
+                self._heads[row["chat_id"]] = dict(row)
 
     def _dispatch(self, now: float) -> tuple[int, float]:
         """Start the due calls the limits allow, chats taking turns; (calls started, seconds to sleep)."""
@@ -470,19 +479,22 @@ class Sender:
         if len(self._in_flight) >= self.workers:
             return 0, wait                          # a finished call wakes the dispatcher
         due = []
+        in_flight, rank = self._in_flight, self.turns.rank
         for chat_id, call in self._heads.items():
-            if chat_id in self._in_flight:
+            if chat_id in in_flight:
                 continue
-            if call["next_attempt_at"] > now:
-                wait = min(wait, call["next_attempt_at"] - now)
+            at = call["next_attempt_at"]
+            if at > now:
+                wait = min(wait, at - now)
             else:
-                due.append(call)
+                due.append((rank(chat_id), call["id"], chat_id))
         global_wait = self.limiter.global_wait(now)
         if global_wait > 0 or not due:
             return 0, max(min(wait, global_wait) if due else wait, 0.001)
         started = 0
-        for call in self.turns.order(due):
-            chat_id = call["chat_id"]
+        due.sort()                                  # chats take turns: see Turns
+        for _rank, _id, chat_id in due:
+            call = self._heads[chat_id]
             if len(self._in_flight) >= self.workers:
                 # No call may wait in the pool's queue: the limiter counts a call when it is taken,
                 # so it must start at once, or a queued batch would reach Telegram bunched together.
@@ -526,9 +538,9 @@ class Sender:
             if heads[chat_id] is None:
                 self._heads.pop(chat_id, None)
             else:
-                self._heads[chat_id] = heads[chat_id]
+                self._heads[chat_id] = dict(heads[chat_id])
 
-    def _record(self, conn: sqlite3.Connection, call: sqlite3.Row, future: Future, now: float) -> bool:
+    def _record(self, conn: sqlite3.Connection, call: Call, future: Future, now: float) -> bool:
         """Write a call's outcome; False when that also queued new calls."""
         exc = future.exception()
         if exc is None:
@@ -560,14 +572,14 @@ class Sender:
         return False
 
     @staticmethod
-    def _fall_back(conn: sqlite3.Connection, call: sqlite3.Row, now: float) -> None:
+    def _fall_back(conn: sqlite3.Connection, call: Call, now: float) -> None:
         """A call refused for good that says what to do instead (an edit: the new text as a reply) queues it."""
         if '"fallback"' not in call["payload"]:
             return
         for step in json.loads(call["payload"]).get("fallback") or []:
             db.enqueue_call(conn, call["chat_id"], step["method"], step["payload"], now)
 
-    def _tell_author(self, conn: sqlite3.Connection, call: sqlite3.Row, reason: str, now: float) -> None:
+    def _tell_author(self, conn: sqlite3.Connection, call: Call, reason: str, now: float) -> None:
         """A relay that can never be delivered is reported to whoever wrote the message."""
         origin = json.loads(call["payload"]).get("origin")
         if origin:
@@ -577,7 +589,7 @@ class Sender:
             }, now)
 
     @staticmethod
-    def _link_copy(conn: sqlite3.Connection, call: sqlite3.Row, result: Any, now: float) -> None:
+    def _link_copy(conn: sqlite3.Connection, call: Call, result: Any, now: float) -> None:
         """Record the id Telegram gave a relayed copy (each copy of an album), with what it is a copy of."""
         if '"link"' not in call["payload"]:
             return
@@ -604,7 +616,7 @@ class Sender:
             self._local.conn = db.connect(self.database_path)
         return self._local.conn
 
-    def _perform(self, call: sqlite3.Row) -> Any:
+    def _perform(self, call: Call) -> Any:
         """Make one outbox call; returns Telegram's result."""
         chat_id, method = call["chat_id"], call["method"]
         payload = json.loads(call["payload"])
