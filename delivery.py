@@ -33,6 +33,7 @@ crash can still repeat at most one call per chat.
 
 from __future__ import annotations
 
+import heapq
 import http.client
 import json
 import logging
@@ -362,8 +363,13 @@ class Sender:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
         self._in_flight: dict[int, tuple[Call, Future]] = {}  # chat -> (call, its future)
-        # The dispatcher's view of the outbox: each chat's oldest pending call (in flight or not).
+        # The dispatcher's view of the outbox: each chat's oldest pending call (in flight or not),
+        # and two heaps over those not in flight, so that a sending slot costs O(log chats): the
+        # heads not to be tried before a time (a retry's, or when the chat's allowance returns),
+        # and the due ones by turn. An entry whose chat's head changed since is passed over.
         self._heads: dict[int, Call] = {}
+        self._later: list[tuple[float, int, int]] = []     # (not before, call id, chat)
+        self._ready: list[tuple[int, int, int]] = []       # (turn rank, call id, chat)
         self._seen_id = 0                   # the newest outbox id read so far
         self._read_at = float("-inf")       # when the outbox was last read whole
         self._news = True                   # calls were committed since the dispatcher last looked
@@ -463,6 +469,10 @@ class Sender:
         self._heads = {row["chat_id"]: dict(row) for row in db.outbox_heads(conn)}
         for chat_id, (call, _future) in self._in_flight.items():
             self._heads[chat_id] = call     # recorded yet or not, it is still that chat's head
+        self._later = [(call["next_attempt_at"], call["id"], chat_id) for chat_id, call in self._heads.items()
+                       if chat_id not in self._in_flight]
+        heapq.heapify(self._later)
+        self._ready = []
         self._read_at = now
 
     def _read_new(self, conn: sqlite3.Connection) -> None:
@@ -471,30 +481,34 @@ class Sender:
         for row in db.pending_calls_after(conn, self._seen_id):
             self._seen_id = max(self._seen_id, row["id"])
             if row["chat_id"] not in self._heads:
-                self._heads[row["chat_id"]] = dict(row)
+                self._set_head(row["chat_id"], dict(row))
+
+    def _set_head(self, chat_id: int, call: Call) -> None:
+        self._heads[chat_id] = call
+        heapq.heappush(self._later, (call["next_attempt_at"], call["id"], chat_id))
+
+    def _is_head(self, chat_id: int, call_id: int) -> bool:
+        """Whether a heap entry still stands: that call is the chat's head, and not in flight."""
+        call = self._heads.get(chat_id)
+        return call is not None and call["id"] == call_id and chat_id not in self._in_flight
 
     def _dispatch(self, now: float) -> tuple[int, float]:
         """Start the due calls the limits allow, chats taking turns; (calls started, seconds to sleep)."""
         wait = IDLE_WAIT
         if len(self._in_flight) >= self.workers:
             return 0, wait                          # a finished call wakes the dispatcher
-        due = []
-        in_flight, rank = self._in_flight, self.turns.rank
-        for chat_id, call in self._heads.items():
-            if chat_id in in_flight:
-                continue
-            at = call["next_attempt_at"]
-            if at > now:
-                wait = min(wait, at - now)
-            else:
-                due.append((rank(chat_id), call["id"], chat_id))
+        later, ready = self._later, self._ready
+        while later and later[0][0] <= now:
+            _at, call_id, chat_id = heapq.heappop(later)
+            if self._is_head(chat_id, call_id):
+                heapq.heappush(ready, (self.turns.rank(chat_id), call_id, chat_id))   # chats take turns
+        if later:
+            wait = min(wait, later[0][0] - now)     # perhaps a stale entry: then a wake-up for nothing
         global_wait = self.limiter.global_wait(now)
-        if global_wait > 0 or not due:
-            return 0, max(min(wait, global_wait) if due else wait, 0.001)
+        if global_wait > 0 or not ready:
+            return 0, max(min(wait, global_wait) if ready else wait, 0.001)
         started = 0
-        due.sort()                                  # chats take turns: see Turns
-        for _rank, _id, chat_id in due:
-            call = self._heads[chat_id]
+        while ready:
             if len(self._in_flight) >= self.workers:
                 # No call may wait in the pool's queue: the limiter counts a call when it is taken,
                 # so it must start at once, or a queued batch would reach Telegram bunched together.
@@ -503,10 +517,15 @@ class Sender:
             if global_wait > 0:
                 wait = min(wait, global_wait)
                 break
+            _rank, call_id, chat_id = heapq.heappop(ready)
+            if not self._is_head(chat_id, call_id):
+                continue
             chat_wait = self.limiter.chat_wait(chat_id, now)
             if chat_wait > 0:
+                heapq.heappush(later, (now + chat_wait, call_id, chat_id))    # keeps its turn
                 wait = min(wait, chat_wait)
                 continue
+            call = self._heads[chat_id]
             self.limiter.take(chat_id, now)
             self.turns.served(chat_id)
             future = self._pool.submit(self._perform, call)
@@ -538,7 +557,7 @@ class Sender:
             if heads[chat_id] is None:
                 self._heads.pop(chat_id, None)
             else:
-                self._heads[chat_id] = dict(heads[chat_id])
+                self._set_head(chat_id, dict(heads[chat_id]))
 
     def _record(self, conn: sqlite3.Connection, call: Call, future: Future, now: float) -> bool:
         """Write a call's outcome; False when that also queued new calls."""
