@@ -3,7 +3,7 @@
 No thread sleeps and nothing is timed: each test enqueues calls, runs the dispatcher's steps by
 hand (Sender.step), moves the fake clock by the wait each step asks for, and checks the order in
 which chats were served. Per-chat order, one call in flight per chat, 429s and the chats' own
-limits are checked alongside fairness.
+limits are checked alongside fairness; the last test restarts the real bot in a chat's burst.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from harness import register_agent
 
 import db
 import delivery
+from texts import RELAY_HEADER
 
 START = 1_000_000.0
 
@@ -212,3 +214,26 @@ def test_turns_put_the_chat_served_last_at_the_back_and_a_new_one_in_front():
     heads.append({"chat_id": 8, "id": 99})
     assert [h["chat_id"] for h in turns.order(heads)][0] in (7, 8)     # a newcomer is not behind 5 and 6
     assert [h["chat_id"] for h in turns.order(heads)][2:] == [5, 6]
+
+
+def relays(user, name: str) -> list[str]:
+    """What a user received as relayed text from `name`, in order, without the name header."""
+    prefix = RELAY_HEADER.format(name=name) + "\n"
+    return [x[len(prefix):] for x in user.texts() if x.startswith(prefix)]
+
+
+def test_a_restart_in_the_middle_of_a_chats_burst_provokes_no_429(fake, desk):
+    # Telegram counts a chat's messages across the desk's restarts; the desk's pacing must too.
+    agent, client = fake.user(1, "Agatha"), fake.user(10, "Carl")
+    register_agent(desk, agent)
+    client.send("hello")
+    desk.settle()
+    fake.faults.rate_limits = True                # 20 at once per chat, then 1 a second
+    for i in range(24):
+        client.send(f"m{i}")
+    fake.wait_for(lambda: len(relays(agent, "Carl")) >= 12, 30, "half of the burst")
+    assert desk.stop() == 0
+    desk.start()
+    desk.settle(timeout=90)
+    assert relays(agent, "Carl") == ["hello"] + [f"m{i}" for i in range(24)]
+    assert fake.count_429 == 0
