@@ -17,7 +17,6 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
@@ -25,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_telegram import FakeTelegram, FakeUser, Faults  # noqa: E402
-from harness import BOT_TOKEN, FAST_SENDS, BotProcess, assert_no_secrets, register_agent  # noqa: E402
+from fake_telegram import FakeTelegram, Faults  # noqa: E402
+from harness import BOT_TOKEN, FAST_SENDS, BotProcess, Pair, open_pair, stop_cleanly  # noqa: E402
 from inproc import Desk, People, settings  # noqa: E402
 
 import db  # noqa: E402
@@ -78,28 +77,11 @@ def desk(fake: FakeTelegram, tmp_path: Path, request: pytest.FixtureRequest) -> 
     """The running bot; stopped with SIGTERM afterwards, which must be clean and leak no secret."""
     bot = BotProcess(fake, tmp_path, **bot_env(request)).start()
     yield bot
-    status = bot.stop()
-    log = bot.log()
-    assert status == 0, f"the bot did not stop cleanly ({status}):\n{log[-3000:]}"
-    assert_no_secrets(log)
-    assert "Traceback" not in log, log[-3000:]
-
-
-
-class Pair(NamedTuple):
-    agent: FakeUser
-    client: FakeUser
+    stop_cleanly(bot)
 
 
 @pytest.fixture
 def pair(fake: FakeTelegram, desk: BotProcess) -> Pair:
     """End to end: agent Agatha (id 1) and client Carl (id 10, named through /start), in an open
     dialog that Carl began with "hello"; every greeting and that first relay already delivered."""
-    agent, client = fake.user(1, "Agatha"), fake.user(10, "Carl")
-    register_agent(desk, agent)
-    client.send("/start")
-    client.send("Carl")
-    client.send("hello")
-    desk.settle()
-    assert desk.query("SELECT agent_id FROM dialogs WHERE client_id = 10 AND status = 'open'")[0][0] == 1
-    return Pair(agent, client)
+    return open_pair(fake, desk)

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from fake_telegram import FakeTelegram
+from fake_telegram import FakeTelegram, FakeUser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +98,33 @@ class BotProcess:
                 time.sleep(0.01)
         finally:
             c.close()
+
+
+def stop_cleanly(bot: BotProcess) -> None:
+    """SIGTERM the bot: it must stop cleanly, with no secret and no traceback in its log."""
+    status = bot.stop()
+    log = bot.log()
+    assert status == 0, f"the bot did not stop cleanly ({status}):\n{log[-3000:]}"
+    assert_no_secrets(log)
+    assert "Traceback" not in log, log[-3000:]
+
+
+class Pair(NamedTuple):
+    agent: FakeUser
+    client: FakeUser
+
+
+def open_pair(fake: FakeTelegram, desk: BotProcess, agent_id: int = 1, client_id: int = 10) -> Pair:
+    """Agent Agatha (agent_id) and client Carl (client_id, named through /start) in an open dialog
+    that Carl began with "hello"; every greeting and that first relay already delivered."""
+    agent, client = fake.user(agent_id, "Agatha"), fake.user(client_id, "Carl")
+    register_agent(desk, agent)
+    client.send("/start")
+    client.send("Carl")
+    client.send("hello")
+    desk.settle()
+    assert desk.query("SELECT agent_id FROM dialogs WHERE client_id = ? AND status = 'open'", client_id)[0][0] == agent_id
+    return Pair(agent, client)
 
 
 def assert_no_secrets(text: str) -> None:

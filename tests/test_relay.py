@@ -1,15 +1,20 @@
 """End to end: every kind of message goes both ways, formatted, named, unbroken and in order.
 
 These run the real bot process against the fake Bot API (the `pair` fixture of conftest.py: an
-agent and a client already talking), because what they prove is what arrives over HTTP.
+agent and a client already talking), because what they prove is what arrives over HTTP. The
+tests of each media kind share one bot (`kinds`), each test function with a dialog of its own
+that its parameters take turns in: each sends its message and looks only at what it produced.
 """
 
 from __future__ import annotations
 
-import pytest
-from fake_telegram import media
-from harness import register_agent
+from collections.abc import Iterator
 
+import pytest
+from fake_telegram import FakeTelegram, Faults, media
+from harness import BOT_TOKEN, FAST_SENDS, BotProcess, Pair, open_pair, register_agent, stop_cleanly
+
+import delivery
 from desk import relay
 from texts import RELAY_HEADER, t
 
@@ -21,9 +26,41 @@ def header(name="Carl") -> str:
     return RELAY_HEADER.format(name=name)
 
 
+class Shared:
+    """One running bot for the media-kind tests, with a dialog of its own for each of them."""
+
+    def __init__(self, fake: FakeTelegram, desk: BotProcess) -> None:
+        self.fake, self.desk = fake, desk
+        self.pairs: dict[str, Pair] = {}
+
+    def pair(self, test: str) -> Pair:
+        # One dialog per test function: an agent chat then never gets past its burst of sends
+        # (delivery.CHAT_BURST), after which pacing would make the tests wait a second a call.
+        if test not in self.pairs:
+            n = len(self.pairs)
+            self.pairs[test] = open_pair(self.fake, self.desk, agent_id=1 + n, client_id=10 + n)
+        return self.pairs[test]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    with FakeTelegram(BOT_TOKEN, Faults()) as fake:
+        desk = BotProcess(fake, tmp_path_factory.mktemp("kinds"), **FAST_SENDS).start()
+        try:
+            yield Shared(fake, desk)
+        finally:
+            stop_cleanly(desk)
+
+
+@pytest.fixture
+def kinds(shared: Shared, request: pytest.FixtureRequest) -> tuple[BotProcess, Pair]:
+    """The shared bot, and the dialog of this test function (its parameters share it)."""
+    return shared.desk, shared.pair(request.function.__name__)
+
+
 @pytest.mark.parametrize("kind", CAPTIONED)
-def test_client_media_with_caption_reach_the_agent_named(fake, desk, pair, kind):
-    agent, client = pair
+def test_client_media_with_caption_reach_the_agent_named(kinds, kind):
+    desk, (agent, client) = kinds
     sent = client.send(**media(kind, caption="look", caption_entities=[{"type": "italic", "offset": 0, "length": 4}]))
     desk.settle()
     last = agent.inbox()[-1]
@@ -34,16 +71,16 @@ def test_client_media_with_caption_reach_the_agent_named(fake, desk, pair, kind)
 
 
 @pytest.mark.parametrize("kind", CAPTIONED)
-def test_client_media_without_caption_carry_the_name(fake, desk, pair, kind):
-    agent, client = pair
+def test_client_media_without_caption_carry_the_name(kinds, kind):
+    desk, (agent, client) = kinds
     client.send(**media(kind))
     desk.settle()
     assert agent.inbox()[-1]["caption"] == header()
 
 
 @pytest.mark.parametrize("kind", UNCAPTIONED)
-def test_client_media_that_take_no_caption_come_after_a_name_header(fake, desk, pair, kind):
-    agent, client = pair
+def test_client_media_that_take_no_caption_come_after_a_name_header(kinds, kind):
+    desk, (agent, client) = kinds
     sent = client.send(**media(kind))
     desk.settle()
     name, copy = agent.inbox()[-2:]
@@ -52,8 +89,8 @@ def test_client_media_that_take_no_caption_come_after_a_name_header(fake, desk, 
 
 
 @pytest.mark.parametrize("kind", CAPTIONED + UNCAPTIONED)
-def test_agent_messages_of_every_kind_reach_the_client_untouched(fake, desk, pair, kind):
-    agent, client = pair
+def test_agent_messages_of_every_kind_reach_the_client_untouched(kinds, kind):
+    desk, (agent, client) = kinds
     sent = agent.send(**media(kind, caption="from us") if kind in CAPTIONED else media(kind))
     desk.settle()
     last = client.inbox()[-1]
@@ -122,15 +159,18 @@ def test_an_album_arrives_as_all_its_items_in_order(fake, desk, pair):
 
 
 def test_a_burst_of_messages_arrives_in_the_order_sent(fake, desk, pair):
+    # 16 each way: with the greetings already sent, both chats go past their burst of sends
+    # (delivery.CHAT_BURST), so order is kept through the per-chat pacing in both directions.
     agent, client = pair
-    for i in range(25):
+    for i in range(16):
         client.send(f"message {i}")
-    for i in range(25):
+    for i in range(16):
         agent.send(f"reply {i}")
     desk.settle()
-    assert agent.texts()[-25:] == [header() + f"\nmessage {i}" for i in range(25)]
+    assert agent.texts()[-16:] == [header() + f"\nmessage {i}" for i in range(16)]
     replies = [d["copied"]["text"] for d in client.inbox() if d["method"] == "copyMessage"]
-    assert replies == [f"reply {i}" for i in range(25)]
+    assert replies == [f"reply {i}" for i in range(16)]
+    assert len(agent.inbox()) > delivery.CHAT_BURST and len(client.inbox()) > delivery.CHAT_BURST
 
 
 def test_everything_is_kept_in_the_history(fake, desk, pair):
