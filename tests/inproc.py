@@ -248,7 +248,7 @@ class Desk:
                 self.check_call(row["chat_id"], row["method"], params)
             except ApiError as exc:
                 raise AssertionError(f"Telegram would refuse outbox call {row['id']} {row['method']} "
-                                     f"{params}: {exc.description}") from None
+                                     f"{str(params)[:300]}: {exc.description}") from None
             self.checked = row["id"]
 
     def check_call(self, chat_id: int, method: str, params: dict[str, Any]) -> None:
