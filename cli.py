@@ -179,6 +179,9 @@ def check_command() -> int:
     configure_command_logging(settings)
     use_api_url(settings)
     print("settings: ok")
+    print(f"journey: {len(settings.intake_questions)} intake questions, {len(settings.faq)} FAQ entries, "
+          f"working hours {'set' if settings.working_hours else 'always open'} ({settings.timezone}), "
+          f"{len(settings.admin_ids)} admins, up to {settings.max_chats_per_agent} dialogs per agent")
     setup = [check_database(Path(settings.database_path)), check_backups(settings, time.time())]
     telegram = check_telegram(settings)
     for ok, line in [*setup, telegram]:

@@ -90,6 +90,19 @@ def test_check_all_well_prints_the_bots_username(env, tmp_path):
     assert f"schema version {db.SCHEMA_VERSION} (current)" in result.stdout
     assert "@desk_test_bot" in result.stdout
     assert "automatic backups are off" in result.stdout
+    assert "journey: 0 intake questions, 0 FAQ entries, working hours always open (UTC), 0 admins" in result.stdout
+
+
+def test_check_says_what_the_journey_files_hold(env, tmp_path):
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    make_database(tmp_path / "desk.db")
+    env = {**env, "INTAKE_FILE": str(root / "intake.example.toml"), "FAQ_FILE": str(root / "faq.example.toml"),
+           "WORKING_HOURS": "Mon-Fri 09:00-18:00", "ADMIN_IDS": "5,6"}
+    result = run(["check"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("journey: "))
+    assert " 0 intake" not in line and " 0 FAQ" not in line and "working hours set" in line and "2 admins" in line
 
 
 def test_check_a_database_not_made_yet_is_fine_and_is_not_created(env, tmp_path):
