@@ -248,14 +248,20 @@ class RateLimiter:
         """Rebuild the pacing from the calls (chat, when) sent in the last restore_window seconds."""
         # Each chat that sent anything in the window starts it with an empty bucket: what came
         # before the window is unknown, and an empty start can only make the result stricter
-        # than Telegram's own count. The overall pace resumes after the last of them.
+        # than Telegram's own count. The overall pace resumes one interval after the last call:
+        # replaying it call by call would push it far ahead when many calls were recorded with
+        # one timestamp (they are recorded in batches).
         since = now - self.restore_window
+        last = None
         for chat_id, at in sent:
             if at <= since:
                 continue
             if chat_id not in self._buckets:
                 self._buckets[chat_id] = (0.0, since)
-            self.take(chat_id, at)
+            self._buckets[chat_id] = (self._tokens(chat_id, at) - 1.0, at)
+            last = at if last is None else max(last, at)
+        if last is not None:
+            self._next_free = max(self._next_free, last + self.interval)
 
     @property
     def restore_window(self) -> float:

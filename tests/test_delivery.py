@@ -86,6 +86,13 @@ def test_rate_limiter_restored_after_a_restart_gives_a_busy_chat_no_fresh_burst(
     assert limiter.global_wait(now - 2.0 + 17 * 0.05) > 0            # the overall pace resumes after the last
 
 
+def test_rate_limiter_restore_does_not_hold_the_desk_back_for_calls_recorded_together():
+    limiter = delivery.RateLimiter(per_second=28, chat_burst=18, chat_rate=1.0)
+    limiter.restore([(chat, 999.0) for chat in range(500)], 1000.0)    # one batch, one timestamp
+    assert limiter.global_wait(1000.0) == 0
+    assert limiter.chat_wait(7, 1000.0) == 0                          # one call in 18 s: room left
+
+
 def test_rate_limiter_restore_is_never_looser_than_the_calls_it_saw():
     # Whatever a chat sent in the window, the rebuilt bucket lets no more through than a bucket
     # that was full before the window would: an empty start is the strict side.
