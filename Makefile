@@ -31,7 +31,7 @@ first-run:
 	fi
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4 --dist worksteal
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
