@@ -389,7 +389,9 @@ class Sender:
     def wake(self) -> None:
         """Tell the dispatcher that new calls were committed."""
         self._news = True
-        self._wake.set()
+        # A dispatcher that looks again within a sending slot reads them then: one wake-up fewer.
+        if self._wake_at - self.clock() > self.limiter.interval:
+            self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking calls, let those in flight finish and record them; the rest stay pending."""
@@ -423,6 +425,8 @@ class Sender:
                 self._wake_at = self.clock() + wait
                 if wait > RECORD_DELAY and self._unnoticed_finished():
                     continue                # it finished while we looked, and saw the old _wake_at
+                if self._news and wait > self.limiter.interval:
+                    continue                # calls were committed while we looked, likewise
                 self._wake.wait(wait)
         except Exception:
             # A broken database here must not go unnoticed while polling carries on; the pending
@@ -457,7 +461,8 @@ class Sender:
             if self._news:
                 self._read_new(conn)
             started, wait = self._dispatch(now)
-        if self._done_since:
+        if self._done_since and wait > RECORD_DELAY:
+            # Otherwise the next sending slot comes first, and records them if it is time.
             wait = min(wait, max(0.001, min(self._done_since.values()) + RECORD_DELAY - now))
         return wait
 
