@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_telegram import FakeTelegram, Faults  # noqa: E402
 from harness import BOT_TOKEN, FAST_SENDS, BotProcess, Pair, open_pair, stop_cleanly  # noqa: E402
 from inproc import Desk, People, settings  # noqa: E402
+from teamkit import ADMIN, LIMIT  # noqa: E402
 
 import db  # noqa: E402
 
@@ -58,6 +59,18 @@ def app(conn: sqlite3.Connection, tmp_path: Path) -> Iterator[Desk]:
 def people(app: Desk) -> People:
     """Ready-made agents and clients of `app`."""
     return People(app)
+
+
+@pytest.fixture
+def team(conn: sqlite3.Connection, tmp_path: Path) -> Desk:
+    """A team desk in-process: three open dialogs per agent (teamkit.LIMIT), one admin (teamkit.ADMIN)."""
+    return Desk(conn, settings(str(tmp_path / "unit.db"), max_chats_per_agent=LIMIT, admin_ids=frozenset({ADMIN})))
+
+
+@pytest.fixture
+def crew(team: Desk) -> People:
+    """Ready-made agents and clients of `team`."""
+    return People(team)
 
 
 @pytest.fixture

@@ -13,28 +13,15 @@ from typing import Any
 import pytest
 from fake_telegram import media
 from harness import BOT_TOKEN, SUPPORT_TOKEN
-from inproc import START, Desk, People, User, settings
+from inproc import START, Desk, People, settings
+from teamkit import ADMIN, LIMIT, dialog_of, owner, relayed
 
 import bot
 import db
 from config import ConfigError, load_settings
 from desk import clock
 from desk.history import write_history
-from texts import RELAY_HEADER, t
-
-LIMIT = 3
-ADMIN = 900
-
-
-@pytest.fixture
-def team(conn, tmp_path) -> Desk:
-    """A desk with room for three clients per agent and one admin (id 900)."""
-    return Desk(conn, settings(str(tmp_path / "unit.db"), max_chats_per_agent=LIMIT, admin_ids=frozenset({ADMIN})))
-
-
-@pytest.fixture
-def crew(team: Desk) -> People:
-    return People(team)
+from texts import t
 
 
 @pytest.fixture
@@ -44,20 +31,6 @@ def open_desk(conn, tmp_path) -> Desk:
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
-
-
-def relayed(name: str, text: str) -> str:
-    return RELAY_HEADER.format(name=name) + "\n" + text
-
-
-def dialog_of(app: Desk, client: User) -> Any:
-    rows = app.query("SELECT * FROM dialogs WHERE client_id = ? AND status <> 'closed'", client.id)
-    return rows[0] if rows else None
-
-
-def owner(app: Desk, client: User) -> int | None:
-    dialog = dialog_of(app, client)
-    return dialog["agent_id"] if dialog is not None else None
 
 
 def state(app: Desk) -> list[Any]:

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from inproc import Desk, People, settings
+from teamkit import relayed
 
 import db
 from handlers.table import help_text
-from texts import RELAY_HEADER, t
-
-
-@pytest.fixture
-def team(conn, tmp_path):
-    """A desk with room for three clients per agent and one admin (id 900)."""
-    return Desk(conn, settings(str(tmp_path / "unit.db"), max_chats_per_agent=3, admin_ids=frozenset({900})))
-
-
-@pytest.fixture
-def crew(team):
-    return People(team)
-
-
-def header(name: str, text: str) -> str:
-    return RELAY_HEADER.format(name=name) + "\n" + text
+from texts import t
 
 
 def open_count(app, agent) -> int:
@@ -231,7 +216,7 @@ def test_notes_saved_replies_and_bans(team, crew):
     admin.send(f"/unban {carl.id}")
     assert admin.last() == t("en", "unban_done", name="Carl", client_id=carl.id)
     carl.send("sorry")
-    assert agent.last() == header("Carl", "sorry")
+    assert agent.last() == relayed("Carl", "sorry")
 
 
 def test_remove_support_requeues_at_the_head_and_serves(team, crew):

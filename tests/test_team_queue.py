@@ -16,6 +16,7 @@ import pytest
 from fake_telegram import media
 from harness import SUPPORT_TOKEN
 from inproc import Desk, People, User, settings
+from teamkit import LIMIT, dialog_of, owner, relayed
 
 import db
 from desk import Desk as Rules
@@ -24,40 +25,14 @@ from desk.history import write_history
 from texts import RELAY_HEADER, t
 
 SHOWN = 100_000
-LIMIT = 3
-
-
-@pytest.fixture
-def team(conn, tmp_path) -> Desk:
-    """A desk with room for three clients per agent and one admin (id 900)."""
-    return Desk(conn, settings(str(tmp_path / "unit.db"), max_chats_per_agent=LIMIT, admin_ids=frozenset({900})))
-
-
-@pytest.fixture
-def crew(team: Desk) -> People:
-    return People(team)
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def relayed(name: str, text: str) -> str:
-    return RELAY_HEADER.format(name=name) + "\n" + text
-
-
 def notice(client: User, name: str) -> str:
     username = f", @{client.username}" if client.username else ""
     return t("en", "new_client", name=name, client_id=client.id, username=username, language="en")
-
-
-def dialog_of(app: Desk, client: User) -> Any:
-    rows = app.query("SELECT * FROM dialogs WHERE client_id = ? AND status <> 'closed'", client.id)
-    return rows[0] if rows else None
-
-
-def owner(app: Desk, client: User) -> int | None:
-    dialog = dialog_of(app, client)
-    return dialog["agent_id"] if dialog is not None else None
 
 
 def status(app: Desk, client: User) -> str | None:

@@ -13,32 +13,17 @@ from typing import Any
 
 import pytest
 from fake_telegram import media
-from inproc import Desk, People, User, settings
+from inproc import Desk, People, User
+from teamkit import LIMIT, dialog_of, owner, relayed
 
 import db
 from desk import clock
 from texts import RELAY_HEADER, t
 
 SHOWN = 100_000           # ids of the bot's messages in a chat, far from the users' own 1, 2, 3...
-LIMIT = 3
-
-
-@pytest.fixture
-def team(conn, tmp_path) -> Desk:
-    """A desk with room for three clients per agent and one admin (id 900)."""
-    return Desk(conn, settings(str(tmp_path / "unit.db"), max_chats_per_agent=LIMIT, admin_ids=frozenset({900})))
-
-
-@pytest.fixture
-def crew(team: Desk) -> People:
-    return People(team)
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
-
-
-def relayed(name: str, text: str) -> str:
-    return RELAY_HEADER.format(name=name) + "\n" + text
 
 
 def deliver(app: Desk) -> None:
@@ -61,16 +46,6 @@ def shown(app: Desk, user: User, text: str | None = None, method: str | None = N
             continue
         return SHOWN + row["id"]
     raise AssertionError(f"nothing like {text!r} / {method} was shown to {user.id}")
-
-
-def dialog_of(app: Desk, client: User) -> Any:
-    rows = app.query("SELECT * FROM dialogs WHERE client_id = ? AND status <> 'closed'", client.id)
-    return rows[0] if rows else None
-
-
-def owner(app: Desk, client: User) -> int | None:
-    dialog = dialog_of(app, client)
-    return dialog["agent_id"] if dialog is not None else None
 
 
 def focus_of(app: Desk, agent: User) -> int | None:
