@@ -106,6 +106,13 @@ class HttpError(Exception):
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+def _readable(sock: Any) -> bool:
+    """Whether a socket has something to read (or was closed) right now; poll has no fd limit."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class BotApi:
     """Bot API calls over a keep-alive connection per thread; the URL holds the token, errors never do."""
 
@@ -147,7 +154,7 @@ class BotApi:
             else:
                 conn = http.client.HTTPConnection(self._host, self._port, timeout=TIMEOUT[0])
             self._local.connection = conn
-        elif conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+        elif conn.sock is not None and _readable(conn.sock):
             # An idle keep-alive connection that is readable was closed by the server: sending on
             # it could fail half-way, so it is replaced before use, as urllib3 does.
             conn.close()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+
 import pytest
 import requests
 from harness import BOT_TOKEN
@@ -170,3 +174,36 @@ def test_bot_api_goes_through_requests_when_the_environment_names_a_proxy(fake, 
     api = delivery.BotApi(fake.url, BOT_TOKEN)
     fake.user(10, "Carl")
     assert api.call("sendMessage", {"chat_id": 10, "text": "via proxy"})["text"] == "via proxy"
+
+
+def test_bot_api_reconnects_when_the_server_closed_the_idle_connection():
+    # A server that answers one request per connection and then closes it, as a Bot API server
+    # does with a keep-alive connection left idle too long: the next call must not fail on it.
+    server = socket.create_server(("127.0.0.1", 0))
+    connections = []
+    closed = threading.Event()
+
+    def serve():
+        for _ in range(2):
+            conn, _addr = server.accept()
+            connections.append(conn)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            body = json.dumps({"ok": True, "result": {"message_id": len(connections)}}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)
+            conn.close()                       # without "Connection: close": the client cannot know
+            closed.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    api = delivery.BotApi(f"http://127.0.0.1:{server.getsockname()[1]}", BOT_TOKEN)
+    try:
+        assert api.call("sendMessage", {"chat_id": 1, "text": "a"}) == {"message_id": 1}
+        assert closed.wait(5)                  # the server has closed its end
+        assert api.call("sendMessage", {"chat_id": 1, "text": "b"}) == {"message_id": 2}
+    finally:
+        server.close()
+    thread.join(5)
+    assert len(connections) == 2
