@@ -32,6 +32,7 @@ import requests
 from telebot import apihelper, types
 
 import backup
+import botapi
 import cli
 import db
 import delivery
@@ -130,7 +131,7 @@ class Poller:
                 updates = self.sender.api.call("getUpdates", params)
             except Shutdown:
                 break
-            except delivery.TelegramError as exc:
+            except botapi.TelegramError as exc:
                 if exc.code == 409:
                     log.error("409 Conflict: another process is polling with this bot token; "
                               "stop it (or delete its webhook), this one keeps retrying")
@@ -139,7 +140,7 @@ class Poller:
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            except delivery.NETWORK_ERRORS as exc:
+            except botapi.NETWORK_ERRORS as exc:
                 log.warning("getUpdates failed (%s); retrying in %.0fs", exc, delay)
                 self.stopping.wait(delay)
                 delay = min(delay * 2, 30.0)
@@ -227,11 +228,18 @@ def run_desk() -> None:
         routing.chat_unreachable(Desk(sender_conn, settings, time.time()), chat_id, reason)
 
     limiter = delivery.RateLimiter(per_second=settings.send_rate)
-    sender = delivery.Sender(delivery.BotApi(settings.api_url, settings.bot_token), settings.database_path,
+    sender = delivery.Sender(botapi.BotApi(settings.api_url, settings.bot_token), settings.database_path,
                              on_unreachable, limiter)
     sender.protect_content = settings.protect_content
     poller = Poller(dispatcher, sender)
     timers = Timers(settings.database_path, after_run=sender.wake)
+    timers.add("albums", ALBUM_CHECK, lambda job_conn, now: messages.flush_albums(Desk(job_conn, settings, now)))
+    if settings.working_hours:
+        # When the hours begin, the clients who wrote while the desk was closed are served.
+        timers.add("opening", OPENING_CHECK, lambda job_conn, now: routing.serve_queue(Desk(job_conn, settings, now)))
+    if settings.queue_alert_seconds:
+        timers.add("queue alerts", QUEUE_ALERT_CHECK,
+                   lambda job_conn, now: queue.alert_long_waits(Desk(job_conn, settings, now)))
     if settings.backup_dir:
         backups = backup.DailyBackups(
             settings.database_path, settings.backup_dir, settings.backup_keep,
@@ -240,13 +248,6 @@ def run_desk() -> None:
         log.info("automatic backups into %s, the newest %s kept", settings.backup_dir, settings.backup_keep)
     else:
         log.info("automatic backups are off (BACKUP_DIR is not set)")
-    timers.add("albums", ALBUM_CHECK, lambda job_conn, now: messages.flush_albums(Desk(job_conn, settings, now)))
-    if settings.working_hours:
-        # When the hours begin, the clients who wrote while the desk was closed are served.
-        timers.add("opening", OPENING_CHECK, lambda job_conn, now: routing.serve_queue(Desk(job_conn, settings, now)))
-    if settings.queue_alert_seconds:
-        timers.add("queue alerts", QUEUE_ALERT_CHECK,
-                   lambda job_conn, now: queue.alert_long_waits(Desk(job_conn, settings, now)))
     signal.signal(signal.SIGTERM, poller.request_stop)
     signal.signal(signal.SIGINT, poller.request_stop)
 

@@ -858,28 +858,6 @@ def enqueue_call(
     ).lastrowid
 
 
-def due_outbox_heads(conn: sqlite3.Connection, now: float, limit: int) -> list[sqlite3.Row]:
-    """The oldest pending call of each chat, where that call is due now; oldest first."""
-    # Only a chat's head may go: a later call waits until the one before it is done, which is
-    # what keeps each chat's messages in order across retries.
-    return conn.execute(
-        "SELECT o.* FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id)"
-        " AS h JOIN outbox AS o ON o.id = h.id WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
-        (now, limit),
-    ).fetchall()
-
-
-def next_outbox_due_at(conn: sqlite3.Connection, after: float) -> float | None:
-    """When the earliest chat head not yet due at `after` becomes due, or None."""
-    # Only heads count: a later call of a chat cannot go before its head, whatever its own time.
-    return conn.execute(
-        "SELECT MIN(o.next_attempt_at) FROM"
-        " (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY chat_id) AS h"
-        " JOIN outbox AS o ON o.id = h.id WHERE o.next_attempt_at > ?",
-        (after,),
-    ).fetchone()[0]
-
-
 def count_pending_calls(conn: sqlite3.Connection) -> int:
     """How many calls wait to be made."""
     return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]

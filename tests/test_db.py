@@ -170,19 +170,19 @@ def test_five_wrong_tokens_lock_a_user_out_until_the_lock_expires(conn):
     assert db.register_locked_until(conn, 8, NOW) is None   # other users unaffected
 
 
-def test_outbox_offers_only_each_chats_oldest_due_call(conn):
+def test_outbox_heads_are_each_chats_oldest_pending_call(conn):
     a1 = db.enqueue_call(conn, 100, "sendMessage", {"text": "a1"}, NOW)
-    db.enqueue_call(conn, 100, "sendMessage", {"text": "a2"}, NOW)
+    a2 = db.enqueue_call(conn, 100, "sendMessage", {"text": "a2"}, NOW)
     b1 = db.enqueue_call(conn, 200, "sendMessage", {"text": "b1"}, NOW)
-    assert [r["id"] for r in db.due_outbox_heads(conn, NOW, 10)] == [a1, b1]
-    # A head waiting for its retry holds back its whole chat (order), not the others.
+    assert sorted(r["id"] for r in db.outbox_heads(conn)) == [a1, b1]
+    # A head waiting for its retry is still its chat's head: a2 must wait for it (order).
     db.schedule_call_retry(conn, a1, NOW + 30, "429")
-    assert [r["id"] for r in db.due_outbox_heads(conn, NOW, 10)] == [b1]
-    # The dispatcher sleeps until the held-back head is due, not until a2 (which must wait for it).
-    assert db.next_outbox_due_at(conn, NOW) == NOW + 30
+    assert db.outbox_head(conn, 100)["id"] == a1
+    db.mark_call_sent(conn, a1, NOW)
+    assert db.outbox_head(conn, 100)["id"] == a2
     db.mark_call_sent(conn, b1, NOW)
-    assert db.next_outbox_due_at(conn, NOW + 30) is None
-    assert db.fail_pending_calls_for_chat(conn, 100, "403", NOW) == 2
+    assert db.outbox_head(conn, 200) is None
+    assert db.fail_pending_calls_for_chat(conn, 100, "403", NOW) == 1
     assert db.count_pending_calls(conn) == 0
 
 

@@ -66,9 +66,8 @@ CASES = {
     "dialog_messages": (lambda c: db.dialog_messages(c, 1), ["history_by_dialog"], False),
     "iter_client_history": (lambda c: list(db.iter_client_history(c, 100)), ["history_by_client"], False),
     "agent_stats": (lambda c: db.agent_stats(c, 1, NOW), ["dialogs_by_agent", "history_by_agent"], False),
-    # The sort orders one head per chat with pending calls, not the outbox.
-    "due_outbox_heads": (lambda c: db.due_outbox_heads(c, NOW, 200), ["outbox_pending"], True),
-    "next_outbox_due_at": (lambda c: db.next_outbox_due_at(c, NOW), ["outbox_pending"], False),
+    "outbox_heads": (lambda c: db.outbox_heads(c), ["outbox_pending"], False),
+    "outbox_head": (lambda c: db.outbox_head(c, 1), ["outbox_pending"], False),
 }
 
 
