@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -207,3 +208,47 @@ def test_bot_api_reconnects_when_the_server_closed_the_idle_connection():
         server.close()
     thread.join(5)
     assert len(connections) == 2
+
+
+# --- PROTECT_CONTENT ------------------------------------------------------------------------------
+
+
+class RecordingApi:
+    """Stands in for BotApi: records each call's method and parameters, answers like Telegram."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def call(self, method: str, params: dict) -> dict:
+        self.calls.append((method, params))
+        return {"message_id": len(self.calls)}
+
+    def upload(self, method: str, params: dict, field: str, file_name: str, write, content_type="text/plain"):
+        write(io.BytesIO())
+        self.calls.append((method, params))
+        return {"message_id": len(self.calls)}
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_protect_content_marks_every_message_the_sender_sends_and_nothing_else(conn, tmp_path, protect):
+    db.add_client(conn, 10, "Carl", None, "en", 0)
+    calls = [("sendMessage", {"text": "hi"}), ("copyMessage", {"from_chat_id": 10, "message_id": 1}),
+             ("copyMessages", {"from_chat_id": 10, "message_ids": [1, 2]}),
+             ("sendHistory", {"client_id": 10, "lang": "en"}), ("sendExport", {"since": 0, "days": 1, "lang": "en"}),
+             ("deleteMessage", {"message_id": 3}), ("answerCallbackQuery", {"callback_query_id": "q"}),
+             ("setMyCommands", {"commands": [["help", "Help"]]})]
+    for method, payload in calls:
+        db.enqueue_call(conn, 10, method, payload, 0)
+    api = RecordingApi()
+    sender = delivery.Sender(api, str(tmp_path / "unit.db"), lambda *_: None)
+    sender.protect_content = protect
+    try:
+        for row in conn.execute("SELECT * FROM outbox ORDER BY id"):
+            sender._perform(dict(row))
+    finally:
+        sender.stop(timeout=5)
+    marked = {method: "protect_content" in params for method, params in api.calls}
+    sending = {"sendMessage", "copyMessage", "copyMessages", "sendDocument"}
+    assert marked == {m: protect and m in sending for m in marked}
+    assert set(marked) >= sending | {"deleteMessage", "answerCallbackQuery", "setMyCommands"}
+    assert "chat_id" not in dict(api.calls)["answerCallbackQuery"]           # it names no chat
