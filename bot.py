@@ -233,7 +233,8 @@ def run_desk() -> None:
     sender.protect_content = settings.protect_content
     poller = Poller(dispatcher, sender)
     timers = Timers(settings.database_path, after_run=sender.wake)
-    timers.add("albums", ALBUM_CHECK, lambda job_conn, now: messages.flush_albums(Desk(job_conn, settings, now)))
+    timers.add("albums", ALBUM_CHECK, lambda job_conn, now: messages.flush_albums(Desk(job_conn, settings, now)),
+               wanted=lambda job_conn, _now: db.any_waiting_in_open_dialogs(job_conn))
     if settings.working_hours:
         # When the hours begin, the clients who wrote while the desk was closed are served.
         timers.add("opening", OPENING_CHECK, lambda job_conn, now: routing.serve_queue(Desk(job_conn, settings, now)))

@@ -714,6 +714,14 @@ def dialogs_with_unrelayed(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+def any_waiting_in_open_dialogs(conn: sqlite3.Connection) -> bool:
+    """Whether any open dialog has a message waiting to be relayed (the album timer's cheap look)."""
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM dialogs AS d CROSS JOIN chat_history AS h ON h.dialog_id = d.id"
+        " WHERE d.status = 'open' AND h.relayed_at IS NULL AND h.kind = 'message')"
+    ).fetchone()[0] == 1
+
+
 def find_history_message(conn: sqlite3.Connection, chat_id: int, message_id: int) -> sqlite3.Row | None:
     """The stored message that has this id in its author's chat (a client's or an agent's)."""
     return conn.execute(

@@ -30,6 +30,9 @@ class Timed:
     every: float
     run: Job
     due: float = 0.0
+    # A cheap look, outside any transaction, at whether there is work at all: a job that runs
+    # four times a second must not take the write lock (and wake the sender) for nothing.
+    wanted: Callable[[sqlite3.Connection, float], bool] | None = None
 
 
 class Timers:
@@ -42,9 +45,10 @@ class Timers:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="timers", daemon=True)
 
-    def add(self, name: str, every: float, run: Job) -> None:
-        """Run `run(conn, now)` every `every` seconds, the first time at start."""
-        self.jobs.append(Timed(name, every, run))
+    def add(self, name: str, every: float, run: Job,
+            wanted: Callable[[sqlite3.Connection, float], bool] | None = None) -> None:
+        """Run `run(conn, now)` every `every` seconds, the first time at start (only when `wanted`, if given)."""
+        self.jobs.append(Timed(name, every, run, wanted=wanted))
 
     def start(self) -> None:
         if self.jobs:
@@ -57,16 +61,20 @@ class Timers:
 
     def run_due(self, conn: sqlite3.Connection, now: float) -> None:
         """Run every job whose time has come, each in its own transaction."""
+        changes = conn.total_changes
         for job in self.jobs:
             if now < job.due:
                 continue
             job.due = now + job.every
             try:
+                if job.wanted is not None and not job.wanted(conn, now):
+                    continue
                 with db.atomic(conn):
                     job.run(conn, now)
             except Exception:
                 log.exception("timed job %s failed; it runs again in %.0fs", job.name, job.every)
-        self.after_run()
+        if conn.total_changes != changes:
+            self.after_run()            # something was written: perhaps calls for the sender
 
     def _loop(self) -> None:
         conn = db.connect(self.database_path)
