@@ -1,15 +1,11 @@
-"""delivery.py without a network: error classification, backoff, pacing, the HTTP client, links."""
+"""delivery.py without a network: error classification, backoff, pacing, links, PROTECT_CONTENT."""
 
 from __future__ import annotations
 
 import io
-import json
-import socket
-import threading
 
 import pytest
 import requests
-from harness import BOT_TOKEN
 
 import db
 import delivery
@@ -131,83 +127,6 @@ def test_the_sender_rebuilds_its_pacing_from_the_calls_sent_before_a_restart(con
         assert sender.limiter.chat_wait(8, now) == 0
     finally:
         sender.stop(timeout=5)
-
-
-# --- BotApi against the fake Bot API --------------------------------------------------------------
-
-
-def test_bot_api_makes_calls_over_one_kept_alive_connection_and_reads_errors(fake):
-    api = delivery.BotApi(fake.url, BOT_TOKEN)
-    user = fake.user(10, "Carl")
-    first = api.call("sendMessage", {"chat_id": 10, "text": "héllo", "entities": []})
-    second = api.call("sendMessage", {"chat_id": 10, "text": "again"})
-    assert (first["text"], second["message_id"]) == ("héllo", first["message_id"] + 1)
-    assert user.texts() == ["héllo", "again"]
-    with pytest.raises(delivery.TelegramError) as refused:
-        api.call("sendMessage", {"chat_id": 10, "text": " "})
-    assert (refused.value.code, refused.value.description) == (400, "Bad Request: message text is empty")
-    fake.faults.throttled[10] = 10**10
-    with pytest.raises(delivery.TelegramError) as limited:
-        api.call("sendMessage", {"chat_id": 10, "text": "x"})
-    assert limited.value.code == 429 and limited.value.retry_after > 0
-
-
-def test_bot_api_after_a_proxy_error_page_or_a_dropped_connection_works_again(fake):
-    api = delivery.BotApi(fake.url, BOT_TOKEN)
-    fake.user(10, "Carl")
-    fake.faults.share_5xx = 1.0
-    with pytest.raises(delivery.HttpError) as page:
-        api.call("sendMessage", {"chat_id": 10, "text": "x"})
-    assert delivery.classify_error(page.value)[0] == delivery.RETRY
-    fake.faults.share_5xx, fake.faults.share_drop = 0.0, 1.0
-    with pytest.raises(delivery.NETWORK_ERRORS) as dropped:
-        api.call("sendMessage", {"chat_id": 10, "text": "x"})
-    assert delivery.classify_error(dropped.value)[:2] == (delivery.RETRY, None)
-    assert BOT_TOKEN.split(":")[1] not in str(dropped.value)
-    fake.faults.share_drop = 0.0
-    assert api.call("sendMessage", {"chat_id": 10, "text": "back"})["text"] == "back"
-
-
-def test_bot_api_goes_through_requests_when_the_environment_names_a_proxy(fake, monkeypatch):
-    # The fake serves an absolute URL as a forward proxy would, so it can stand in for one here.
-    monkeypatch.setenv("HTTP_PROXY", fake.url)
-    monkeypatch.setenv("NO_PROXY", "")
-    api = delivery.BotApi(fake.url, BOT_TOKEN)
-    fake.user(10, "Carl")
-    assert api.call("sendMessage", {"chat_id": 10, "text": "via proxy"})["text"] == "via proxy"
-
-
-def test_bot_api_reconnects_when_the_server_closed_the_idle_connection():
-    # A server that answers one request per connection and then closes it, as a Bot API server
-    # does with a keep-alive connection left idle too long: the next call must not fail on it.
-    server = socket.create_server(("127.0.0.1", 0))
-    connections = []
-    closed = threading.Event()
-
-    def serve():
-        for _ in range(2):
-            conn, _addr = server.accept()
-            connections.append(conn)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(65536)
-            body = json.dumps({"ok": True, "result": {"message_id": len(connections)}}).encode()
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                         + str(len(body)).encode() + b"\r\n\r\n" + body)
-            conn.close()                       # without "Connection: close": the client cannot know
-            closed.set()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    api = delivery.BotApi(f"http://127.0.0.1:{server.getsockname()[1]}", BOT_TOKEN)
-    try:
-        assert api.call("sendMessage", {"chat_id": 1, "text": "a"}) == {"message_id": 1}
-        assert closed.wait(5)                  # the server has closed its end
-        assert api.call("sendMessage", {"chat_id": 1, "text": "b"}) == {"message_id": 2}
-    finally:
-        server.close()
-    thread.join(5)
-    assert len(connections) == 2
 
 
 # --- PROTECT_CONTENT ------------------------------------------------------------------------------
