@@ -1,8 +1,8 @@
 """The Telegram side of the desk: updates in, calls of desk/ out.
 
 The flow of one update: bot.handle_update opens a transaction and calls Dispatcher.process, which
-builds the update's Desk (its connection, the settings and one clock value) and lets
-pyTelegramBotAPI (non-threaded, so in this same thread and transaction) pick the handler:
+builds the update's Desk (its connection, the settings and one clock value), reads the update
+with pyTelegramBotAPI's types and picks the one handler, in this same thread and transaction:
 1. A command from the table in handlers/table.py: its handler, behind its role guard (guards.py).
 2. Any other command: cmd_unknown answers with the sender's /help.
 3. Anything else a person sends in a private chat: client.on_message relays it.
@@ -16,10 +16,8 @@ elsewhere (desk/, db.py). Handlers never call Telegram: everything they say goes
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
-import telebot
 from telebot import types, util
 
 from config import Settings
@@ -30,27 +28,20 @@ from handlers.common import cmd_unknown
 from handlers.guards import Handler
 from handlers.incoming import is_command, private
 
+MEDIA = frozenset(util.content_type_media)      # every kind of message a person can send
+
 
 class Dispatcher:
-    """A non-threaded TeleBot with every handler registered, each run inside the update's Desk."""
+    """Picks each update's handler and runs it inside the update's Desk."""
+
+    # The choice is made here by a name lookup, as pyTelegramBotAPI's handler list would make it
+    # (the first of: a command of the table, cmd_unknown, on_message), at a fraction of the CPU:
+    # the library tests every registered handler's filters in turn for every message.
 
     def __init__(self, conn: sqlite3.Connection, settings: Settings) -> None:
         self.conn = conn
         self.settings = settings
-        self.bot = telebot.TeleBot(settings.bot_token, threaded=False)
-        self._desk: Desk | None = None
-        for command in table.COMMANDS:
-            self.bot.register_message_handler(self._bound(command.handler), commands=[command.name], func=private)
-        self.bot.register_message_handler(self._bound(cmd_unknown), func=lambda m: private(m) and is_command(m))
-        self.bot.register_message_handler(self._bound(on_message), func=private,
-                                          content_types=util.content_type_media)
-        self.bot.register_edited_message_handler(self._bound(updates.on_edit), content_types=util.content_type_media)
-        self.bot.register_callback_query_handler(self._bound(updates.on_button), func=lambda _call: True)
-
-    def _bound(self, handler: Handler) -> Callable[[types.Message], None]:
-        def run(m: types.Message) -> None:
-            handler(self._desk, m)
-        return run
+        self.commands: dict[str, Handler] = {command.name: command.handler for command in table.COMMANDS}
 
     def desk(self, now: float) -> Desk:
         """A Desk for work outside any update (start-up, the sender), at clock value `now`."""
@@ -64,8 +55,28 @@ class Dispatcher:
 
     def process(self, raw: dict[str, Any], now: float) -> None:
         """Run the handler of one raw update; the caller holds the transaction."""
-        self._desk = self.desk(now)
-        try:
-            self.bot.process_new_updates([types.Update.de_json(raw)])
-        finally:
-            self._desk = None
+        if "message" in raw:
+            m = types.Message.de_json(raw["message"])
+            handler = self.handler_of(m)
+            if handler is not None:
+                handler(self.desk(now), m)
+        elif "edited_message" in raw:
+            m = types.Message.de_json(raw["edited_message"])
+            if m.content_type in MEDIA:
+                updates.on_edit(self.desk(now), m)
+        elif "callback_query" in raw:
+            updates.on_button(self.desk(now), types.CallbackQuery.de_json(raw["callback_query"]))
+
+    def handler_of(self, m: types.Message) -> Handler | None:
+        """Which handler a new message goes to, or None when the desk ignores it."""
+        if not private(m):
+            return None
+        if m.content_type == "text" and m.text.startswith("/"):
+            handler = self.commands.get(m.text.split()[0].split("@")[0][1:])
+            if handler is not None:
+                return handler
+        if is_command(m):
+            return cmd_unknown
+        if m.content_type in MEDIA:
+            return on_message
+        return None

@@ -1,11 +1,11 @@
 """The desk in-process: raw update dicts through bot.handle_update, answers read from the outbox.
 
-`Desk` (the harness, not the rules' desk.Desk) holds a real Dispatcher (a non-threaded TeleBot
-with every handler) over a fresh database, and a clock the test moves with `tick()`. Users are
-`desk.user(id, name)`; `user.send("text")` or `user.send(photo=[...], caption="...")` builds the
-update Telegram would send and handles it at once, in the same thread. What the desk said is read
-back from the outbox: `user.texts()` is what the user would see (a copied message shows the text
-of the message it copies), `user.calls()` the raw calls.
+`Desk` (the harness, not the rules' desk.Desk) holds a real Dispatcher (the one that picks each
+update's handler in production) over a fresh database, and a clock the test moves with `tick()`.
+Users are `desk.user(id, name)`; `user.send("text")` or `user.send(photo=[...], caption="...")`
+builds the update Telegram would send and handles it at once, in the same thread. What the desk
+said is read back from the outbox: `user.texts()` is what the user would see (a copied message
+shows the text of the message it copies), `user.calls()` the raw calls.
 
 Nothing here opens a socket: the outbox is the boundary. So that no test passes on a call Telegram
 would refuse, every call the desk queues is held to the fake Bot API's rules (tests/fake_telegram:
