@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 import requests
@@ -64,6 +65,24 @@ def test_rate_limiter_never_lets_more_than_the_rate_into_any_second():
     worst = max(sum(1 for t in sent if start - 1.0 + 1e-9 < t <= start) for start in sent)   # 1e-9: float rounding
     assert worst <= 28
     assert len(sent) >= 5 * 28 - 1                              # and it does not under-use the rate
+
+
+def test_rate_limiter_keeps_its_pace_when_every_call_leaves_a_little_late():
+    # Each sending slot is taken up to 1.5 ms after it opens, as a woken thread is: the pace must
+    # not sag by that much per call, and no second may hold more than the rate plus one.
+    limiter = delivery.RateLimiter(per_second=28, chat_burst=1000)
+    rng = random.Random(7)
+    now, sent = 0.0, []
+    while now < 10.0:
+        now += limiter.global_wait(now) + rng.uniform(0.0001, 0.0015)
+        limiter.take(len(sent), now)
+        sent.append(now)
+    worst = max(sum(1 for t in sent if start - 1.0 + 1e-9 < t <= start) for start in sent)
+    assert worst <= 29
+    assert len(sent) >= 10 * 28 - 1
+    # A call far later than its slot (the desk was idle) starts the pace afresh from its own time.
+    limiter.take(0, now + 5.0)
+    assert limiter.global_wait(now + 5.0) == pytest.approx(1 / 28)
 
 
 def test_rate_limiter_lets_a_chat_burst_then_one_per_second():
