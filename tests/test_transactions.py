@@ -214,3 +214,74 @@ def test_a_handler_that_fails_half_way_leaves_nothing_behind_but_the_failed_upda
     assert app.last_call_id() == calls
     assert db.is_update_processed(app.conn, app.last_update)   # not offered to the handlers again
     assert not app.conn.in_transaction
+
+
+# --- A getUpdates batch --------------------------------------------------------------------------
+
+
+class SenderStub:
+    """Stands in for the sender: records what was committed each time the poller wakes it."""
+
+    def __init__(self, other: sqlite3.Connection) -> None:
+        self.other = other
+        self.wakes: list[int] = []
+
+    def wake(self) -> None:
+        self.wakes.append(len(processed(self.other)))
+
+
+def client_updates(first_id: int, count: int) -> list[dict]:
+    """`count` updates, each a new client's first message."""
+    return [{"update_id": first_id + i,
+             "message": {"message_id": 1, "date": int(NOW), "text": f"question {i}",
+                         "chat": {"id": 5000 + i, "type": "private"},
+                         "from": {"id": 5000 + i, "is_bot": False, "first_name": f"Client{i}"}}}
+            for i in range(count)]
+
+
+@pytest.fixture
+def poller(flaky, other, tmp_path):
+    app = Desk(flaky, settings(str(tmp_path / "flaky.db")))
+    return bot.Poller(app.dispatcher, SenderStub(other))
+
+
+def test_a_full_batch_is_committed_in_parts_and_the_sender_woken_after_each(poller, flaky, other):
+    commits = flaky.commits
+    handled = poller.handle_batch(client_updates(1, 40))
+    assert [u["update_id"] for u in handled] == list(range(1, 41))
+    # The first relays can leave once the first part is committed, not after the whole batch.
+    assert poller.sender.wakes == [bot.COMMIT_EVERY, 2 * bot.COMMIT_EVERY, 40]
+    assert flaky.commits == commits + 3
+    assert other.execute("SELECT COUNT(*) FROM chat_history WHERE text LIKE 'question %'").fetchone()[0] == 40
+
+
+def test_an_update_that_fails_in_a_batch_is_kept_alone_and_the_others_apply(poller, other):
+    updates = client_updates(1, 20)
+    updates[5] = {"update_id": 6, "message": "not a message at all"}
+    handled = poller.handle_batch(updates)
+    assert len(handled) == 20                             # all confirmed: the broken one is kept, not retried
+    assert processed(other) == list(range(1, 21))
+    assert [r[0] for r in other.execute("SELECT update_id FROM failed_updates")] == [6]
+    assert other.execute("SELECT COUNT(*) FROM chat_history WHERE text LIKE 'question %'").fetchone()[0] == 19
+
+
+def test_a_part_whose_commit_fails_is_applied_update_by_update_exactly_once(poller, flaky, other):
+    flaky.fail_commits = 1                                # the first part's COMMIT fails
+    handled = poller.handle_batch(client_updates(1, 20))
+    assert len(handled) == 20 and processed(other) == list(range(1, 21))
+    assert other.execute("SELECT COUNT(*) FROM chat_history WHERE text LIKE 'question %'").fetchone()[0] == 20
+    assert not other.execute("SELECT * FROM failed_updates").fetchall()
+
+
+def test_a_stop_mid_batch_confirms_only_what_was_committed(poller, other, monkeypatch):
+    real = bot.handle_update
+
+    def handle_then_stop(dispatcher, raw, now=None):
+        real(dispatcher, raw, now)
+        if raw["update_id"] == 20:
+            poller.stopping.set()                         # SIGTERM while update 20 is handled
+
+    monkeypatch.setattr(bot, "handle_update", handle_then_stop)
+    handled = poller.handle_batch(client_updates(1, 40))
+    assert [u["update_id"] for u in handled] == list(range(1, 21))   # the next getUpdates confirms these only
+    assert processed(other) == list(range(1, 21))         # and exactly these are committed
