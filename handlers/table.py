@@ -1,6 +1,6 @@
 """Every command, listed once: its name, who may use it, its handler, and how /help shows it.
 
-Registration (handlers/__init__.py), each person's command menu and /help are all made from
+The dispatch (handlers/__init__.py), each person's command menu and /help are all made from
 COMMANDS, so a new command is one row here, its handler, and its texts (`cmd_<name>`).
 """
 
