@@ -27,6 +27,35 @@ def stamp(ts: float, tz: str = "UTC") -> str:
     return datetime.fromtimestamp(ts, zone(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
+class Stamps:
+    """clock.stamp for many moments in a row (a /history file): the zone is consulted once a minute."""
+
+    # Looking a moment up in a ZoneInfo and formatting it is most of a history line's cost; the
+    # moments of one minute share everything but their seconds. A minute is cached only when its
+    # offset is a whole number of minutes and the same at both its ends (no change of offset
+    # inside it); any other moment goes the exact way.
+
+    def __init__(self, tz: str = "UTC") -> None:
+        self.tz = tz
+        self._zone = zone(tz)
+        self._minute = -1
+        self._prefix = ""
+
+    def __call__(self, ts: float) -> str:
+        second = int(ts)
+        if ts - second >= 0.9999995:        # datetime rounds to the microsecond: this is the next second
+            second += 1
+        minute = second // 60
+        if minute != self._minute:
+            start = datetime.fromtimestamp(minute * 60, self._zone)
+            offset = start.utcoffset()
+            if offset is None or offset.total_seconds() % 60 or ts < 0 \
+                    or datetime.fromtimestamp(minute * 60 + 59, self._zone).utcoffset() != offset:
+                return stamp(ts, self.tz)
+            self._minute, self._prefix = minute, start.strftime("%Y-%m-%d %H:%M:")
+        return f"{self._prefix}{second % 60:02d}"
+
+
 def iso(ts: float | None, tz: str = "UTC") -> str:
     """A moment in ISO 8601 with its offset, or '' for none."""
     return datetime.fromtimestamp(ts, zone(tz)).isoformat(timespec="seconds") if ts is not None else ""

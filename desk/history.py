@@ -19,6 +19,7 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
                        time=clock.stamp(now, tz), zone=tz) + "\n").encode("utf-8"))
     who_client, who_agent = texts.t(lang, "who_client"), texts.t(lang, "who_agent")
     who_note = texts.t(lang, "who_note")
+    stamp = clock.Stamps(tz)
     count = 0
     dialog = None
     lines: list[str] = []
@@ -39,9 +40,9 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
             parts.append(row["details"])
         if row["text"]:
             parts.append(row["text"])
-        lines.append(f'[{clock.stamp(row["created_at"], tz)}] {who}: {" ".join(parts)}')
+        lines.append(f'[{stamp(row["created_at"])}] {who}: {" ".join(parts)}')
         if row["edits"]:
-            lines.extend(_edit_lines(conn, row, lang, tz))
+            lines.extend(_edit_lines(conn, row, lang, stamp))
         count += 1
         if len(lines) >= 1000:
             # Written in slices of a thousand lines: few calls, and memory stays flat.
@@ -54,13 +55,13 @@ def write_history(conn: sqlite3.Connection, client: sqlite3.Row, lang: str, now:
     return count
 
 
-def _edit_lines(conn: sqlite3.Connection, row: sqlite3.Row, lang: str, tz: str) -> list[str]:
+def _edit_lines(conn: sqlite3.Connection, row: sqlite3.Row, lang: str, stamp: clock.Stamps) -> list[str]:
     """One indented line per edit of a message: when (the time alone on the message's own day), and the new text."""
-    day = clock.stamp(row["created_at"], tz)[:10]
+    day = stamp(row["created_at"])[:10]
     lines = []
     for edit in db.edits_of(conn, row["id"]):
-        stamp = clock.stamp(edit["edited_at"], tz)
-        when = stamp[11:] if stamp[:10] == day else stamp
+        edited = stamp(edit["edited_at"])
+        when = edited[11:] if edited[:10] == day else edited
         mark = texts.t(lang, "history_edited", time=when)
         lines.append(f"    {mark} {edit['text']}" if edit["text"] else f"    {mark}")
     return lines

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import io
+import random
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 
 import db
 import texts
+from desk import clock
 from desk.history import write_history
 
 
@@ -41,3 +47,37 @@ def test_history_file_of_a_silent_client_says_so(conn):
     out = io.BytesIO()
     assert write_history(conn, db.get_client(conn, 50), "ru", 0.0, out) == 0
     assert texts.t("ru", "history_empty") in out.getvalue().decode("utf-8")
+
+
+def offset_changes(zone: ZoneInfo, years: tuple[int, ...]) -> list[int]:
+    """The moments (to the second) when the zone's offset changed in those years."""
+    def offset(ts: int):
+        return datetime.fromtimestamp(ts, zone).utcoffset()
+    found = []
+    for year in years:
+        day = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
+        for _ in range(366):
+            low, high = day, day + 86400
+            if offset(low) != offset(high):
+                while high - low > 1:
+                    middle = (low + high) // 2
+                    low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+                found.append(high)
+            day += 86400
+    return found
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Moscow", "America/New_York", "Australia/Lord_Howe",
+                                "Asia/Kathmandu", "Africa/Monrovia", "Europe/Amsterdam"])
+def test_the_history_files_stamps_are_exactly_clock_stamp_across_offset_changes(tz):
+    # Stamps caches a minute at a time. Each zone here changed its offset (summer time, half an
+    # hour, offsets with seconds before 1937 and 1972); the moments crowd around every change.
+    rng = random.Random(tz)
+    zone = ZoneInfo(tz)
+    changes = offset_changes(zone, (1936, 1937, 1971, 1972, 1985, 1986, 2011, 2014, 2024))
+    assert tz == "UTC" or changes
+    moments = sorted([rng.uniform(-1e9, 2e9) for _ in range(2000)]
+                     + [c + d + rng.random() for c in changes for d in range(-90, 90)]
+                     + [1_700_000_059.9999996, 1_700_000_059.9999994, 0.0, 59.99999999, -0.5])
+    stamps = clock.Stamps(tz)
+    assert [stamps(ts) for ts in moments] == [clock.stamp(ts, tz) for ts in moments]
