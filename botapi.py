@@ -66,7 +66,14 @@ class Connection:
         self.host, self.context = host, context
         self.port = port or (443 if context else 80)
         self.sock: socket.socket | None = None
-        host_header = host if port is None else f"{host}:{port}"
+        # The Host header as http.client writes it: an IPv6 address in brackets, a name in IDNA.
+        name = f"[{host}]" if ":" in host else host
+        if not name.isascii():
+            try:
+                name = name.encode("idna").decode()
+            except UnicodeError:
+                pass                            # no such host can be reached anyway: connecting fails
+        host_header = name if port is None else f"{name}:{port}"
         self._head = f"Host: {host_header}\r\nContent-Type: application/json\r\nContent-Length: "
 
     def close(self) -> None:
@@ -124,7 +131,7 @@ class Connection:
             buffer = buffer[end + 4:]
             version, _, rest = lines[0].partition(" ")
             code = rest[:3]
-            if not version.startswith("HTTP/1.") or not code.isdigit():
+            if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):
                 raise http.client.BadStatusLine(lines[0])
             status = int(code)
             if not 100 <= status < 200:         # an interim answer (100 Continue) is skipped
@@ -142,7 +149,7 @@ class Connection:
             if status in (204, 304):
                 return status, keep_alive, b""
             return status, False, self._read_to_close(sock, buffer)
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):
             raise http.client.HTTPException(f"bad Content-Length {length[:20]!r}")
         return status, keep_alive, self._read_exactly(sock, buffer, int(length))
 

@@ -19,12 +19,14 @@ class RawServer:
 
     # An answer ending in b"<close>" closes the connection after it is sent (the marker is not sent).
 
-    def __init__(self, answers: list[bytes]) -> None:
+    def __init__(self, answers: list[bytes], host: str = "127.0.0.1") -> None:
         self.answers = list(answers)
         self.requests: list[bytes] = []
         self.connections = 0
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.server = socket.create_server((host, 0), family=family)
+        bracketed = f"[{host}]" if ":" in host else host
+        self.url = f"http://{bracketed}:{self.server.getsockname()[1]}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -70,8 +72,8 @@ class RawServer:
 def raw() -> Iterator[type[RawServer]]:
     servers: list[RawServer] = []
 
-    def start(answers: list[bytes]) -> RawServer:
-        servers.append(RawServer(answers))
+    def start(answers: list[bytes], host: str = "127.0.0.1") -> RawServer:
+        servers.append(RawServer(answers, host))
         return servers[-1]
 
     yield start  # type: ignore[misc]
@@ -144,6 +146,23 @@ def test_a_request_goes_out_whole_with_the_token_in_the_path_only(raw):
     assert json.loads(body) == {"chat_id": 1, "text": "é"}
 
 
+def ipv6_loopback() -> bool:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_an_api_url_with_an_ipv6_address_names_its_host_in_brackets(raw):
+    # A Host header without the brackets is refused by nginx (400): every call would fail.
+    server = raw([ok(True)], host="::1")
+    assert BotApi(server.url, BOT_TOKEN).call("deleteMessage", {"chat_id": 1, "message_id": 2}) is True
+    port = server.url.rsplit(":", 1)[1]
+    assert f"Host: [::1]:{port}" in server.requests[0].decode().split("\r\n")
+
+
 def test_the_server_closing_an_idle_connection_costs_no_call(raw):
     # One answer per connection and then a close without "Connection: close", as a Bot API
     # server does with a keep-alive connection left idle too long: the next call must not fail.
@@ -183,6 +202,8 @@ def test_an_http_1_0_answer_without_a_length_is_read_to_its_end_and_not_reused(r
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",   # a chunk size that is no number
     b"SSH-2.0-OpenSSH\r\n\r\n",                                        # not HTTP at all
     b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",                 # a length that is no length
+    b"HTTP/1.1 2\xb200 OK\r\nContent-Length: 2\r\n\r\n{}",          # digits that int() refuses
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1\xb2\r\n\r\n{}",
 ])
 def test_a_broken_answer_is_a_network_error_to_retry_and_the_next_call_works(raw, answer):
     server = raw([answer + b"<close>", ok({"message_id": 2})])
