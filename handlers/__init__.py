@@ -55,23 +55,24 @@ class Dispatcher:
 
     def process(self, raw: dict[str, Any], now: float) -> None:
         """Run the handler of one raw update; the caller holds the transaction."""
-        if "message" in raw:
+        # An update holds one of these; one that is null or absent is ignored, as the library did.
+        if raw.get("message"):
             m = types.Message.de_json(raw["message"])
             handler = self.handler_of(m)
             if handler is not None:
                 handler(self.desk(now), m)
-        elif "edited_message" in raw:
+        elif raw.get("edited_message"):
             m = types.Message.de_json(raw["edited_message"])
             if m.content_type in MEDIA:
                 updates.on_edit(self.desk(now), m)
-        elif "callback_query" in raw:
+        elif raw.get("callback_query"):
             updates.on_button(self.desk(now), types.CallbackQuery.de_json(raw["callback_query"]))
 
     def handler_of(self, m: types.Message) -> Handler | None:
         """Which handler a new message goes to, or None when the desk ignores it."""
         if not private(m):
             return None
-        if m.content_type == "text" and m.text.startswith("/"):
+        if m.content_type == "text" and (m.text or "").startswith("/"):
             handler = self.commands.get(m.text.split()[0].split("@")[0][1:])
             if handler is not None:
                 return handler

@@ -62,6 +62,9 @@ CASES = {
     "text in a channel": message("hi", chat_type="channel", from_user=False),
     "a command from a bot": message("/start", is_bot=True),
     "text from a bot": message("hello", is_bot=True),
+    "text that is null": types.Message.de_json({"message_id": 5, "date": 0, "chat": {"id": 10, "type": "private"},
+                                                "from": {"id": 10, "is_bot": False, "first_name": "A"},
+                                                "text": None}),
 }
 
 
@@ -90,4 +93,6 @@ def test_edits_and_button_presses_reach_their_handlers_and_other_updates_none(ap
                                                            "data": "rate:1:5"}}, 0)
     dispatcher.process({"update_id": 3, "channel_post": {"message_id": 1, "date": 0, "chat": chat, "text": "x"}}, 0)
     dispatcher.process({"update_id": 4, "poll": {"id": "p", "question": "?", "options": []}}, 0)
+    for kind in ("message", "edited_message", "callback_query"):     # null, as the library ignored it
+        dispatcher.process({"update_id": 5, kind: None}, 0)
     assert seen == [("edit", 3), ("button", "rate:1:5")]
