@@ -38,10 +38,12 @@ class Stamps:
     def __init__(self, tz: str = "UTC") -> None:
         self.tz = tz
         self._zone = zone(tz)
-        self._minute = -1
+        self._minute: int | None = None
         self._prefix = ""
 
     def __call__(self, ts: float) -> str:
+        if ts < 0:
+            return stamp(ts, self.tz)       # before 1970: rare, and int() would round it the wrong way
         second = int(ts)
         if ts - second >= 0.9999995:        # datetime rounds to the microsecond: this is the next second
             second += 1
@@ -49,7 +51,7 @@ class Stamps:
         if minute != self._minute:
             start = datetime.fromtimestamp(minute * 60, self._zone)
             offset = start.utcoffset()
-            if offset is None or offset.total_seconds() % 60 or ts < 0 \
+            if offset is None or offset.total_seconds() % 60 \
                     or datetime.fromtimestamp(minute * 60 + 59, self._zone).utcoffset() != offset:
                 return stamp(ts, self.tz)
             self._minute, self._prefix = minute, start.strftime("%Y-%m-%d %H:%M:")

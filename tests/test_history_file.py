@@ -81,3 +81,6 @@ def test_the_history_files_stamps_are_exactly_clock_stamp_across_offset_changes(
                      + [1_700_000_059.9999996, 1_700_000_059.9999994, 0.0, 59.99999999, -0.5])
     stamps = clock.Stamps(tz)
     assert [stamps(ts) for ts in moments] == [clock.stamp(ts, tz) for ts in moments]
+    fresh = [-10.25, -30.0, -59.5, 30.0, -0.5, 0.25]        # the minutes around 1970 from a new Stamps
+    stamps = clock.Stamps(tz)
+    assert [stamps(ts) for ts in fresh] == [clock.stamp(ts, tz) for ts in fresh]
