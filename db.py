@@ -866,6 +866,18 @@ def enqueue_call(
     ).lastrowid
 
 
+def album_answered(conn: sqlite3.Connection, chat_id: int, album: str, since: float) -> bool:
+    """Whether a text answering a part of `album` was queued for the chat (pending, or done since `since`)."""
+    # Each half uses an index: the chat's pending calls, or the calls finished since `since`.
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE chat_id = ? AND status = 'pending'"
+        "               AND json_extract(payload, '$.album') = ?)"
+        " OR EXISTS (SELECT 1 FROM outbox WHERE status <> 'pending' AND done_at >= ? AND chat_id = ?"
+        "            AND json_extract(payload, '$.album') = ?)",
+        (chat_id, album, since, chat_id, album),
+    ).fetchone()[0] == 1
+
+
 def count_pending_calls(conn: sqlite3.Connection) -> int:
     """How many calls wait to be made."""
     return conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]

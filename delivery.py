@@ -74,7 +74,7 @@ UNREACHABLE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "use
 CHATLESS = frozenset({"answerCallbackQuery"})
 PROTECTABLE = frozenset({"sendMessage", "copyMessage", "copyMessages", "sendDocument"})
 # Payload keys that are the desk's own notes, never sent to Telegram.
-NOTES = ("origin", "link", "copy_of", "fallback")
+NOTES = ("origin", "link", "copy_of", "fallback", "album")
 
 
 # --- Pacing --------------------------------------------------------------------------------------

@@ -43,12 +43,13 @@ class Desk:
         return texts.pick_language(language_code, self.settings.default_language)
 
     def say(self, chat_id: int, lang: str, key: str, reply_markup: dict | None = None,
-            link: dict | None = None, reply_to: int | None = None, **values: Any) -> None:
+            link: dict | None = None, reply_to: int | None = None, album: str | None = None,
+            **values: Any) -> None:
         """Queue a text from texts.py for a chat (as a reply to message `reply_to`, if given)."""
-        self.send_text(chat_id, texts.t(lang, key, **values), reply_markup, link, reply_to)
+        self.send_text(chat_id, texts.t(lang, key, **values), reply_markup, link, reply_to, album)
 
     def send_text(self, chat_id: int, text: str, reply_markup: dict | None = None,
-                  link: dict | None = None, reply_to: int | None = None) -> None:
+                  link: dict | None = None, reply_to: int | None = None, album: str | None = None) -> None:
         """Queue a text as it is."""
         payload: dict[str, Any] = {"text": text}
         if reply_markup:
@@ -57,6 +58,8 @@ class Desk:
             payload["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
         if link:
             payload["link"] = link     # the desk's own note: recorded with the sent message's id
+        if album:
+            payload["album"] = album   # the desk's own note: the album of the message this answers
         self.call(chat_id, "sendMessage", payload)
 
     def send_history(self, chat_id: int, client_id: int, lang: str, link: dict | None = None) -> None:

@@ -15,6 +15,10 @@ import db
 import texts
 from desk import Desk, clock
 
+# Seconds during which the other parts of an agent's album get no answer of their own (Telegram
+# delivers an album's parts within a second or two of each other).
+ALBUM_ANSWERED_WINDOW = 60.0
+
 
 def dialog_of_reply(desk: Desk, agent_id: int, reply_to: int) -> sqlite3.Row | None:
     """The dialog a message in the agent's chat belongs to, if the desk made it or relayed it."""
@@ -49,20 +53,28 @@ def client_list(desk: Desk, agent: sqlite3.Row, lang: str) -> str:
 
 
 def target(desk: Desk, agent: sqlite3.Row, client_id: int | None = None, reply_to: int | None = None,
-           answer_to: int | None = None, none_key: str = "agent_no_dialog") -> sqlite3.Row | None:
+           answer_to: int | None = None, none_key: str = "agent_no_dialog",
+           album: str | None = None) -> sqlite3.Row | None:
     """The open dialog an agent's message or command is for, or None after telling them why.
 
     client_id: named in the command; reply_to: the message replied to (it becomes the focus when
     it belongs to one of the agent's dialogs; a reply to anything else counts as no reply);
     answer_to: the agent's message, which a "which client?" answer replies to; none_key: what to
-    say when the agent has no open dialog at all.
+    say when the agent has no open dialog at all; album: the album the message is a part of (the
+    agent is told why once per album, not once per photo).
     """
     lang = desk.lang(agent["language_code"])
     me = agent["user_id"]
+
+    def tell(key: str, **values: object) -> None:
+        """Say why the message goes nowhere, unless another part of its album was told already."""
+        if album is None or not db.album_answered(desk.conn, me, album, desk.now - ALBUM_ANSWERED_WINDOW):
+            desk.say(me, lang, key, album=album, **values)
+
     if client_id is not None:
         dialog = db.live_dialog_for_client(desk.conn, client_id)
         if dialog is None or dialog["status"] != "open" or dialog["agent_id"] != me:
-            desk.say(me, lang, "not_your_client", client_id=client_id)
+            tell("not_your_client", client_id=client_id)
             return None
         return dialog
     if reply_to is not None:
@@ -75,7 +87,7 @@ def target(desk: Desk, agent: sqlite3.Row, client_id: int | None = None, reply_t
         if dialog is not None:
             if dialog["status"] != "open" or dialog["agent_id"] != me:
                 name = db.get_client(desk.conn, dialog["client_id"])["name"]
-                desk.say(me, lang, "reply_closed", name=name)
+                tell("reply_closed", name=name)
                 return None
             db.set_focus(desk.conn, me, dialog["client_id"])
             return dialog
@@ -86,9 +98,9 @@ def target(desk: Desk, agent: sqlite3.Row, client_id: int | None = None, reply_t
     if len(dialogs) == 1:
         return dialogs[0]
     if not dialogs:
-        desk.say(me, lang, none_key, queue=db.queue_length(desk.conn))
+        tell(none_key, queue=db.queue_length(desk.conn))
         return None
-    desk.say(me, lang, "which_client", reply_to=answer_to, clients=client_list(desk, agent, lang))
+    tell("which_client", reply_to=answer_to, clients=client_list(desk, agent, lang))
     return None
 
 

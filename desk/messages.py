@@ -141,7 +141,8 @@ def send_text_to_client(desk: Desk, dialog: sqlite3.Row, agent_id: int, message_
 
 def agent_message(desk: Desk, agent: sqlite3.Row, content: Content) -> None:
     """An agent wrote something that is not a command: it goes to the client it is meant for, or nowhere."""
-    dialog = focus.target(desk, agent, reply_to=content.reply_to, answer_to=content.message_id)
+    dialog = focus.target(desk, agent, reply_to=content.reply_to, answer_to=content.message_id,
+                          album=content.media_group_id)
     if dialog is not None:
         relay_to_client(desk, dialog, agent["user_id"], content)
 

@@ -68,6 +68,9 @@ CASES = {
     "agent_stats": (lambda c: db.agent_stats(c, 1, NOW), ["dialogs_by_agent", "history_by_agent"], False),
     "outbox_heads": (lambda c: db.outbox_heads(c), ["outbox_pending"], False),
     "outbox_head": (lambda c: db.outbox_head(c, 1), ["outbox_pending"], False),
+    # An agent's album with nowhere to go: the chat's pending calls and the last minute's finished ones.
+    "album_answered": (lambda c: db.album_answered(c, 1, "album", NOW - 60), ["outbox_pending", "outbox_done"],
+                       False),
 }
 
 
@@ -81,6 +84,8 @@ def test_hot_query_uses_its_index_and_never_scans_or_sorts_a_table(desk_db, name
     derived = {line.split()[1] for line in plan.splitlines() if line.startswith(("MATERIALIZE", "CO-ROUTINE"))}
     for line in plan.splitlines():
         words = line.split()
+        if line == "SCAN CONSTANT ROW":
+            continue                    # a SELECT without FROM (around EXISTS subqueries): no table
         if words[0] == "SCAN" and words[1] not in derived and not words[1].startswith("("):
             assert "INDEX" in line, f"{name} scans the table {words[1]}:\n{plan}"
     if not small_sort_ok:

@@ -421,6 +421,33 @@ def test_a_plain_message_with_two_dialogs_and_no_focus_is_never_guessed(team, cr
     assert focus_of(team, agent) is None
 
 
+def test_an_album_with_two_dialogs_and_no_focus_is_answered_once_not_once_per_part(team, crew):
+    agent, carl, dora = two_clients(team, crew)
+    parts = [agent.send(**media("photo", n, media_group_id="agent-album")) for n in (1, 2, 3)]
+    [answer] = agent.calls()
+    assert answer["text"] == which(team, agent, waiting=(carl.id, dora.id))
+    assert answer["reply_parameters"]["message_id"] == parts[0]["message_id"]
+    # Sent by now: a late part of the same album still gets no answer of its own.
+    with db.atomic(team.conn):
+        team.conn.execute("UPDATE outbox SET status = 'sent', done_at = ? WHERE status = 'pending'", (team.now,))
+    team.tick(5)
+    agent.send(**media("photo", 4, media_group_id="agent-album"))
+    assert len(agent.calls()) == 1
+    # Another album, or a plain message, is answered as before; nothing reached a client.
+    agent.send(**media("photo", 5, media_group_id="next-album"))
+    agent.send(**media("photo", 6, media_group_id="next-album"))
+    agent.send("and who gets this?")
+    assert [c["text"] for c in agent.calls()] == [which(team, agent, waiting=(carl.id, dora.id))] * 3
+    assert carl.calls() == [] and dora.calls() == [] and agent_rows(team) == 0
+
+
+def test_an_album_from_an_agent_without_clients_is_answered_once(team, crew):
+    agent = crew.agent("Agatha")
+    for n in (1, 2, 3):
+        agent.send(**media("photo", n, media_group_id="agent-album"))
+    assert agent.texts() == [t("en", "agent_no_dialog", queue=0)]
+
+
 def test_focus_sends_plain_messages_to_that_client_and_can_be_moved(team, crew):
     agent, carl, dora = two_clients(team, crew)
     agent.send(f"/focus {dora.id}")
