@@ -72,8 +72,8 @@ class Dispatcher:
         """Which handler a new message goes to, or None when the desk ignores it."""
         if not private(m):
             return None
-        if m.content_type == "text" and (m.text or "").startswith("/"):
-            handler = self.commands.get(m.text.split()[0].split("@")[0][1:])
+        if m.content_type == "text":
+            handler = self.commands.get(util.extract_command(m.text) or "")     # "/name@bot args" -> name
             if handler is not None:
                 return handler
         if is_command(m):
